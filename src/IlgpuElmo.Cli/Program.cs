@@ -1,0 +1,38 @@
+using System.CommandLine;
+using IlgpuElmo.Cli.Commands;
+using IlgpuElmo.Devices;
+using IlgpuElmo.Tensors;
+
+namespace IlgpuElmo.Cli;
+
+/// <summary>The `elmo` command-line program.</summary>
+public static class Program
+{
+    public static int Main(string[] args) => Run(args, Console.Error);
+
+    /// <summary>Runs a command line; user errors print one clear message (no stack trace) and return 2.</summary>
+    public static int Run(string[] args, TextWriter error)
+    {
+        try
+        {
+            return BuildRoot().Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+
+    static bool IsUserError(Exception e) =>
+        e is InputException or DeviceSelectionException or DeviceMemoryException or ShapeMismatchException
+            or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException;
+
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("IlgpuElmo: train and use ELMo bidirectional language models on GPUs (CUDA, OpenCL) or the CPU");
+        root.Subcommands.Add(DevicesCommand.Create());
+        root.Subcommands.Add(SelfCheckCommand.Create());
+        return root;
+    }
+}

@@ -1,0 +1,18 @@
+using IlgpuElmo.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuElmo.Linalg;
+
+/// <summary>
+/// One implementation of the row-major strided-batched GEMM described by <see cref="GemmParams"/>.
+/// Callers go through <see cref="Gemm"/>, which validates shapes and bounds first.
+/// </summary>
+public interface IGemmBackend : IDisposable
+{
+    /// <summary>Short name for logs and benchmarks: "cublas", "tiled-kernel", "coarse-kernel", "host-simd".</summary>
+    string Name { get; }
+
+    /// <summary>Enqueues C = alpha op(A) op(B) + beta C on <paramref name="stream"/>; with beta = 0, C is not read.</summary>
+    void Run(AcceleratorStream stream, in GemmParams p, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c);
+}

@@ -1,0 +1,28 @@
+using IlgpuElmo.Cli;
+using IlgpuElmo.Cli.Commands;
+using IlgpuElmo.Devices;
+
+namespace IlgpuElmo.Tests.Cli;
+
+public class CliTests
+{
+    [Fact]
+    public void MissingCudaIsAClearErrorWithExitCode2()
+    {
+        using var catalog = DeviceCatalog.Discover();
+        if (catalog.Devices.Any(d => d.Kind == DeviceKind.Cuda)) return; // only meaningful without a GPU
+        var error = new StringWriter();
+        int code = Program.Run(["selfcheck", "--device", "cuda"], error);
+        Assert.Equal(2, code);
+        Assert.Contains("error: --device cuda: no cuda device found", error.ToString());
+        Assert.DoesNotContain("   at ", error.ToString());
+    }
+
+    [Fact]
+    public void SelfCheckPassesOnTheCpu()
+    {
+        var output = new StringWriter();
+        Assert.True(SelfCheckCommand.Run(TestDevices.Host, output), output.ToString());
+        Assert.Contains("selfcheck passed", output.ToString());
+    }
+}
