@@ -1,0 +1,74 @@
+using IlgpuElmo.Kernels;
+
+namespace IlgpuElmo.Tests.Kernels;
+
+public class ElementwiseKernelsTests
+{
+    static ElementwiseKernels Kernels(ComputeDevice d) => d.Kernels(rt => new ElementwiseKernels(rt));
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void PointwiseOpsMatchTheReference(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = Kernels(d);
+        var random = new Random(5);
+        float[] x = TestData.Random(random, 37), y = TestData.Random(random, 37), bias = TestData.Random(random, 37 / 37 * 1);
+        using var dx = d.Upload<float>(x, 37);
+        using var dy = d.Upload<float>(y, 37);
+        k.Axpby(d.Stream, 2f, dx.View, -0.5f, dy.View);
+        TestData.AssertClose(dy.ToArray(d.Stream), x.Zip(y, (a, b) => 2.0 * a - 0.5 * b).ToArray(), what: "axpby");
+        using var poisoned = d.Upload<float>(TestData.Poison(37), 37);
+        k.Axpby(d.Stream, 3f, dx.View, 0f, poisoned.View);
+        TestData.AssertClose(poisoned.ToArray(d.Stream), x.Select(a => 3.0 * a).ToArray(), what: "axpby beta 0 ignores y");
+        k.Copy(d.Stream, dx.View, poisoned.View);
+        Assert.Equal(x, poisoned.ToArray(d.Stream));
+        k.Fill(d.Stream, poisoned.View, 0.25f);
+        Assert.All(poisoned.ToArray(d.Stream), v => Assert.Equal(0.25f, v));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void BiasBroadcastAndColumnSums(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = Kernels(d);
+        var random = new Random(6);
+        int rows = 5, cols = 7;
+        float[] x = TestData.Random(random, rows * cols), bias = TestData.Random(random, cols), prior = TestData.Random(random, cols);
+        using var dx = d.Upload<float>(x, rows, cols);
+        using var db = d.Upload<float>(bias, cols);
+        k.AddRowBias(d.Stream, dx.View, db.View);
+        var expected = x.Select((v, i) => (double)v + bias[i % cols]).ToArray();
+        TestData.AssertClose(dx.ToArray(d.Stream), expected, what: "add row bias");
+        using var sums = d.Upload<float>(prior, cols);
+        k.ColumnSums(d.Stream, dx.View, rows, sums.View, beta: 1f);
+        var expectedSums = Enumerable.Range(0, cols).Select(c => prior[c] + Enumerable.Range(0, rows).Sum(r => expected[r * cols + c])).ToArray();
+        TestData.AssertClose(sums.ToArray(d.Stream), expectedSums, what: "column sums");
+        using var partials = d.Upload<float>(TestData.Poison(3), 3);
+        k.SquaredNormPartials(d.Stream, dx.View, 16, partials.View);
+        Assert.Equal(expected.Sum(v => v * v), partials.ToArray(d.Stream).Sum(v => (double)v), 3);
+    }
+
+    [Fact]
+    public void DropoutMaskIsTheSameInBothModesAndHasTheRightRate()
+    {
+        int n = 4000;
+        var x = TestData.Random(new Random(7), n);
+        var p = DropoutParams.Create(0.25f, seed: 99, offset: 1000);
+        float[][] results = new float[2][];
+        foreach (var (mode, slot) in new[] { ("simulate", 0), ("host", 1) })
+        {
+            var d = TestDevices.Get(mode);
+            using var dx = d.Upload<float>(x, n);
+            using var dy = d.Upload<float>(TestData.Poison(n), n);
+            Kernels(d).Dropout(d.Stream, p, dx.View, dy.View);
+            results[slot] = dy.ToArray(d.Stream);
+        }
+        Assert.Equal(results[0], results[1]);
+        int dropped = results[0].Count(v => v == 0f);
+        Assert.InRange(dropped, 0.25 * n - 4 * Math.Sqrt(n * 0.1875), 0.25 * n + 4 * Math.Sqrt(n * 0.1875));
+        for (int i = 0; i < n; i++)
+            if (results[0][i] != 0f) Assert.Equal(x[i] / 0.75, results[0][i], 1e-6 * Math.Abs(x[i]));
+    }
+}
