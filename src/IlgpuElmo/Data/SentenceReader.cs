@@ -1,0 +1,63 @@
+using System.Text;
+using System.Text.Unicode;
+
+namespace IlgpuElmo.Data;
+
+/// <summary>
+/// Reads a corpus file lazily as sentences (one per line, whitespace tokens), skipping blank lines and,
+/// with a counted warning, lines that are not valid UTF-8.
+/// </summary>
+public sealed class SentenceReader
+{
+    /// <summary>Lines skipped so far because they were not valid UTF-8.</summary>
+    public int InvalidLines { get; private set; }
+
+    /// <summary>The first few skipped lines as "file:line", for the warning.</summary>
+    public List<string> InvalidExamples { get; } = new();
+
+    public IEnumerable<string[]> Read(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var line = new List<byte>(256);
+        int lineNumber = 0;
+        var buffer = new byte[1 << 16];
+        int count;
+        while ((count = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (buffer[i] != (byte)'\n')
+                {
+                    line.Add(buffer[i]);
+                    continue;
+                }
+                lineNumber++;
+                var tokens = Decode(path, lineNumber, line);
+                line.Clear();
+                if (tokens is not null) yield return tokens;
+            }
+        }
+        if (line.Count > 0)
+        {
+            var tokens = Decode(path, lineNumber + 1, line);
+            if (tokens is not null) yield return tokens;
+        }
+    }
+
+    string[]? Decode(string path, int lineNumber, List<byte> bytes)
+    {
+        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes);
+        if (!Utf8.IsValid(span))
+        {
+            InvalidLines++;
+            if (InvalidExamples.Count < 5) InvalidExamples.Add($"{path}:{lineNumber}");
+            return null;
+        }
+        var tokens = Encoding.UTF8.GetString(span).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        return tokens.Length == 0 ? null : tokens;
+    }
+
+    /// <summary>The warning to print, or null when nothing was skipped.</summary>
+    public string? Warning => InvalidLines == 0 ? null :
+        $"warning: skipped {InvalidLines} line(s) that are not valid UTF-8 (e.g. {string.Join(", ", InvalidExamples)}).";
+}
