@@ -1,0 +1,141 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+
+namespace IlgpuElmo.Kernels;
+
+/// <summary>Hyper-parameters of one update; the gradient is multiplied by GradScale first (global-norm clipping).</summary>
+public readonly record struct OptimizerStep(float LearningRate, float GradScale, float Beta1, float Beta2, float Epsilon,
+    float BiasCorrection1, float BiasCorrection2);
+
+/// <summary>
+/// Fused optimizer updates: apply the scaled gradient to the weight, update the optimizer's
+/// accumulators, and zero the gradient for the next step, in one pass. Dense variants run over every
+/// element; row variants only over the rows a step touched (embedding and softmax tables), so a step
+/// costs what it touched, not the vocabulary size.
+/// </summary>
+public sealed class OptimizerKernels
+{
+    readonly KernelRuntime runtime;
+    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>> adagrad;
+    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> adam;
+    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>> adagradRows;
+    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> adamRows;
+    readonly Action<AcceleratorStream, Index1D, ArrayView<int>, int, ArrayView<float>, ArrayView<float>> squaredNormRows;
+
+    public OptimizerKernels(KernelRuntime runtime)
+    {
+        this.runtime = runtime;
+        var acc = runtime.Accelerator;
+        adagrad = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdagradKernel);
+        adam = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdamKernel);
+        adagradRows = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdagradRowsKernel);
+        adamRows = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdamRowsKernel);
+        squaredNormRows = acc.LoadAutoGroupedKernel<Index1D, ArrayView<int>, int, ArrayView<float>, ArrayView<float>>(SquaredNormRowsKernel);
+    }
+
+    /// <summary>Adagrad (TensorFlow's): acc += g^2; w -= lr * g / sqrt(acc); g = 0. All views the same length.</summary>
+    public void Adagrad(AcceleratorStream s, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator)
+    {
+        var q = p;
+        runtime.For(s, weight.Length, (st, i) => adagrad(st, i, q, weight, grad, accumulator), i => AdagradKernel(i, q, weight, grad, accumulator));
+    }
+
+    /// <summary>Adam: m, v moments with bias corrections passed in <paramref name="p"/>; g = 0 afterwards.</summary>
+    public void Adam(AcceleratorStream s, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v)
+    {
+        var q = p;
+        runtime.For(s, weight.Length, (st, i) => adam(st, i, q, weight, grad, m, v), i => AdamKernel(i, q, weight, grad, m, v));
+    }
+
+    /// <summary>Adagrad on the listed rows only (rows.Count unique row ids, each of rows.Width elements).</summary>
+    public void AdagradRows(AcceleratorStream s, in OptimizerStep p, RowSet rows, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator)
+    {
+        var q = p;
+        runtime.For(s, (long)rows.Count * rows.Width, (st, i) => adagradRows(st, i, q, rows.Ids, rows.Width, weight, grad, accumulator),
+            i => AdagradRowsKernel(i, q, rows.Ids, rows.Width, weight, grad, accumulator));
+    }
+
+    /// <summary>Lazy Adam on the listed rows only.</summary>
+    public void AdamRows(AcceleratorStream s, in OptimizerStep p, RowSet rows, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v)
+    {
+        var q = p;
+        runtime.For(s, (long)rows.Count * rows.Width, (st, i) => adamRows(st, i, q, rows.Ids, rows.Width, weight, grad, m, v),
+            i => AdamRowsKernel(i, q, rows.Ids, rows.Width, weight, grad, m, v));
+    }
+
+    /// <summary>partials[r] = sum of grad[row r]^2 over the listed rows (for the global norm).</summary>
+    public void SquaredNormRows(AcceleratorStream s, RowSet rows, ArrayView<float> grad, ArrayView<float> partials)
+    {
+        runtime.For(s, rows.Count, (st, i) => squaredNormRows(st, i, rows.Ids, rows.Width, grad, partials), i => SquaredNormRowsKernel(i, rows.Ids, rows.Width, grad, partials));
+    }
+
+    public static void AdagradKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator)
+    {
+        float g = grad[i] * p.GradScale;
+        float a = accumulator[i] + g * g;
+        accumulator[i] = a;
+        weight[i] -= p.LearningRate * g / XMath.Sqrt(a);
+        grad[i] = 0f;
+    }
+
+    public static void AdamKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v)
+    {
+        float g = grad[i] * p.GradScale;
+        float mi = p.Beta1 * m[i] + (1f - p.Beta1) * g;
+        float vi = p.Beta2 * v[i] + (1f - p.Beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        weight[i] -= p.LearningRate * (mi / p.BiasCorrection1) / (XMath.Sqrt(vi / p.BiasCorrection2) + p.Epsilon);
+        grad[i] = 0f;
+    }
+
+    public static void AdagradRowsKernel(Index1D i, OptimizerStep p, ArrayView<int> ids, int width, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator)
+    {
+        long at = RowSet.ElementOf(ids, width, i);
+        float g = grad[at] * p.GradScale;
+        float a = accumulator[at] + g * g;
+        accumulator[at] = a;
+        weight[at] -= p.LearningRate * g / XMath.Sqrt(a);
+        grad[at] = 0f;
+    }
+
+    public static void AdamRowsKernel(Index1D i, OptimizerStep p, ArrayView<int> ids, int width, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v)
+    {
+        long at = RowSet.ElementOf(ids, width, i);
+        float g = grad[at] * p.GradScale;
+        float mi = p.Beta1 * m[at] + (1f - p.Beta1) * g;
+        float vi = p.Beta2 * v[at] + (1f - p.Beta2) * g * g;
+        m[at] = mi;
+        v[at] = vi;
+        weight[at] -= p.LearningRate * (mi / p.BiasCorrection1) / (XMath.Sqrt(vi / p.BiasCorrection2) + p.Epsilon);
+        grad[at] = 0f;
+    }
+
+    public static void SquaredNormRowsKernel(Index1D r, ArrayView<int> ids, int width, ArrayView<float> grad, ArrayView<float> partials)
+    {
+        long start = (long)ids[r] * width;
+        float total = 0f;
+        for (int c = 0; c < width; c++)
+        {
+            float g = grad[start + c];
+            total += g * g;
+        }
+        partials[r] = total;
+    }
+}
+
+/// <summary>The unique rows a step touched: Ids[0..Count) of a table whose rows have Width elements (host-side descriptor; kernels take its parts).</summary>
+public readonly struct RowSet(ArrayView<int> ids, int count, int width)
+{
+    public readonly ArrayView<int> Ids = ids;
+    public readonly int Count = count;
+    public readonly int Width = width;
+
+    /// <summary>Element index in the table of flat index i over (touched row, column).</summary>
+    public static long ElementOf(ArrayView<int> ids, int width, int i)
+    {
+        int r = i / width;
+        return (long)ids[r] * width + (i - r * width);
+    }
+}
