@@ -33,6 +33,7 @@ public static class Program
         var root = new RootCommand("IlgpuElmo: train and use ELMo bidirectional language models on GPUs (CUDA, OpenCL) or the CPU");
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(SelfCheckCommand.Create());
+        root.Subcommands.Add(VocabCommand.Create());
         return root;
     }
 }

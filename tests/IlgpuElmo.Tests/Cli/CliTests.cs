@@ -26,3 +26,19 @@ public class CliTests
         Assert.Contains("selfcheck passed", output.ToString());
     }
 }
+
+public class VocabCommandTests
+{
+    [Fact]
+    public void WritesTheVocabularyAndRejectsAMissingCorpus()
+    {
+        using var temp = new TempDirectory();
+        temp.File("c/a.txt", "b a b\nc b a\n");
+        string output = Path.Combine(temp.Path, "vocab.txt");
+        Assert.Equal(0, IlgpuElmo.Cli.Program.Run(["vocab", "--train", Path.Combine(temp.Path, "c", "*.txt"), "--out", output], TextWriter.Null));
+        Assert.Equal(["<S>", "</S>", "<UNK>", "b", "a", "c"], File.ReadAllLines(output));
+        var error = new StringWriter();
+        Assert.Equal(2, IlgpuElmo.Cli.Program.Run(["vocab", "--train", Path.Combine(temp.Path, "none", "*.txt"), "--out", output], error));
+        Assert.Contains("--train", error.ToString());
+    }
+}
