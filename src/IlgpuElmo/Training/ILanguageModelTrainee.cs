@@ -1,0 +1,28 @@
+using IlgpuElmo.Data;
+using IlgpuElmo.Layers;
+using IlgpuElmo.Tensors;
+
+namespace IlgpuElmo.Training;
+
+/// <summary>What the trainer needs from a language model; the biLM implements it.</summary>
+public interface ILanguageModelTrainee : IHasParameters
+{
+    /// <summary>The training loss's name as the progress bar shows it ("sampled softmax loss", "cross-entropy").</summary>
+    string TrainingLossName { get; }
+
+    /// <summary>True when exp(training loss) is a perplexity (exact heads); false for the sampled softmax.</summary>
+    bool TrainingLossIsExact { get; }
+
+    /// <summary>
+    /// Forward and backward over one window with dropout from <paramref name="seed"/>; accumulates every
+    /// parameter's gradient (of the mean of the two directions' mean token losses) and carries LSTM
+    /// states to the next window. Returns each direction's mean token loss.
+    /// </summary>
+    (double Forward, double Backward) TrainStep(LmBatch batch, ulong seed);
+
+    /// <summary>Exact mean negative log-likelihood per direction over one pass of <paramref name="batcher"/> (no dropout, own states).</summary>
+    (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher);
+
+    /// <summary>The carried LSTM states, for checkpoints (restored with the parameters).</summary>
+    IEnumerable<(string Name, DeviceTensor<float> Tensor)> StateTensors { get; }
+}
