@@ -234,7 +234,7 @@ public sealed class Hdf5Writer : IDisposable
     public void Commit()
     {
         if (committed) return;
-        var missing = declared.Where(d => !d.Written).Select(d => d.Name).ToList();
+        var missing = declared.Where(d => !d.Written).Select(d => $"'{d.Name}'").ToList();
         if (missing.Count > 0)
             throw new InvalidOperationException(
                 $"{Path}: {missing.Count} declared datasets were never written ({string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? ", ..." : "")}).");
