@@ -212,7 +212,7 @@ public sealed class Hdf5Writer : IDisposable
             h5 = s == Hdf5Storage.Float16 ? new H5Dataset<Half[]>(fileDims: ToDims(shape)) : new H5Dataset<float[]>(fileDims: ToDims(shape));
             Place(name, h5);
         }
-        var ds = new DeclaredDataset(name, (int[])shape.Clone(), size, s, h5) { Written = size == 0 };
+        var ds = new DeclaredDataset(this, name, (int[])shape.Clone(), size, s, h5) { Written = size == 0 };
         declared.Add(ds);
         return ds;
     }
@@ -221,7 +221,7 @@ public sealed class Hdf5Writer : IDisposable
     public void Write(DeclaredDataset dataset, ReadOnlySpan<float> data)
     {
         if (committed) throw new InvalidOperationException($"{Path}: already committed.");
-        if (!declared.Contains(dataset)) throw new ArgumentException($"Dataset '{dataset.Name}' was not declared on this writer.");
+        if (!ReferenceEquals(dataset.Owner, this)) throw new ArgumentException($"Dataset '{dataset.Name}' was not declared on this writer.");
         if (dataset.Written) throw new InvalidOperationException($"{Path}: dataset '{dataset.Name}' was already written.");
         CheckLength(dataset.Name, data.Length, dataset.Shape);
         writer ??= Begin();
@@ -234,7 +234,7 @@ public sealed class Hdf5Writer : IDisposable
     public void Commit()
     {
         if (committed) return;
-        var missing = declared.Where(d => !d.Written).Select(d => d.Name).ToList();
+        var missing = declared.Where(d => !d.Written).Select(d => $"'{d.Name}'").ToList();
         if (missing.Count > 0)
             throw new InvalidOperationException(
                 $"{Path}: {missing.Count} declared datasets were never written ({string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? ", ..." : "")}).");
@@ -314,8 +314,9 @@ public sealed class Hdf5Writer : IDisposable
 /// <summary>A dataset declared on an <see cref="Hdf5Writer"/> whose values are written later.</summary>
 public sealed class DeclaredDataset
 {
-    internal DeclaredDataset(string name, int[] shape, long size, Hdf5Storage storage, object? handle)
+    internal DeclaredDataset(Hdf5Writer owner, string name, int[] shape, long size, Hdf5Storage storage, object? handle)
     {
+        Owner = owner;
         Name = name;
         Shape = shape;
         Size = size;
@@ -329,4 +330,5 @@ public sealed class DeclaredDataset
     public Hdf5Storage Storage { get; }
     public bool Written { get; internal set; }
     internal object? Handle { get; }
+    internal Hdf5Writer Owner { get; }
 }
