@@ -1,11 +1,10 @@
 using ILGPU.Runtime;
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
+using IlgpuElmo.Model;
 using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Training;
-
-public enum OptimizerKind { Adagrad, Adam }
 
 /// <summary>
 /// Optimizer settings. Adagrad defaults are bilm-tf's (learning rate 0.2, initial accumulator 1.0);

@@ -1,5 +1,6 @@
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
+using IlgpuElmo.Model;
 using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Tests.Training;
