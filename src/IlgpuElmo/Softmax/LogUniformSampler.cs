@@ -8,8 +8,9 @@ namespace IlgpuElmo.Softmax;
 /// sample is then -expm1(tries * log1p(-P(k))) (TensorFlow's formula; p * S when there were no repeats).
 /// </summary>
 /// <remarks>
-/// Runs on the host: unique sampling is a sequential rejection loop (about 13,000 draws for S = 8192 of
-/// V = 793,471), which the sampled head runs for the NEXT call while the device computes the current one.
+/// Runs on the host: unique sampling is a sequential rejection loop (for S = 8192 of V = 793,471 about
+/// 16,000 draws, measured 0.7 ms on this project's 2-core CI machine), which the sampled head runs for the
+/// NEXT call while the device computes the current one, so it costs no device time.
 /// Draws are a pure function of (seed, call index) through a SplitMix64 stream, so a run is reproducible
 /// and independent of thread timing.
 /// </remarks>
