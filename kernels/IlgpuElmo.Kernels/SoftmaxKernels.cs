@@ -36,7 +36,7 @@ public sealed class SoftmaxKernels
         ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> sampledRows;
     readonly Action<AcceleratorStream, Index1D, SampledRowParams, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>> addTrueRows;
     readonly Action<AcceleratorStream, Index1D, SampledRowParams, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>> touchedWeightGrad;
-    readonly Action<AcceleratorStream, Index1D, SampledRowParams, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>> touchedBiasGrad;
+    readonly Action<AcceleratorStream, Index1D, SampledRowParams, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>> touchedBiasGrad;
 
     public SoftmaxKernels(KernelRuntime runtime)
     {
@@ -55,7 +55,7 @@ public sealed class SoftmaxKernels
             ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SampledRowsKernel);
         addTrueRows = acc.LoadAutoGroupedKernel<Index1D, SampledRowParams, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>>(AddTrueRowsKernel);
         touchedWeightGrad = acc.LoadAutoGroupedKernel<Index1D, SampledRowParams, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>>(TouchedWeightGradientKernel);
-        touchedBiasGrad = acc.LoadAutoGroupedKernel<Index1D, SampledRowParams, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>>(TouchedBiasGradientKernel);
+        touchedBiasGrad = acc.LoadAutoGroupedKernel<Index1D, SampledRowParams, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>>(TouchedBiasGradientKernel);
     }
 
     /// <summary>Threads per row in the row kernels (a power of two).</summary>
@@ -181,13 +181,16 @@ public sealed class SoftmaxKernels
             i => TouchedWeightGradientKernel(i, q, trueGrad, hidden, offsets, rowList, gradTouched));
     }
 
-    /// <summary>gradTouchedB [Touched]: column sums of the sampled gradient (rows below Samples) + the true rows' trueGrad.</summary>
-    public void TouchedBiasGradient(AcceleratorStream s, in SampledRowParams p, ArrayView<float> sampledGrad, ArrayView<float> trueGrad,
+    /// <summary>
+    /// gradTouchedB [Touched]: rows below Samples already hold the column sums of the sampled gradient (a GEMM
+    /// with a row of ones); every row u gets + the trueGrad of the rows whose target it is, in a fixed order.
+    /// </summary>
+    public void TouchedBiasGradient(AcceleratorStream s, in SampledRowParams p, ArrayView<float> trueGrad,
         ArrayView<int> offsets, ArrayView<int> rowList, ArrayView<float> gradTouchedB)
     {
         var q = p;
-        runtime.For(s, p.Touched, (st, i) => touchedBiasGrad(st, i, q, sampledGrad, trueGrad, offsets, rowList, gradTouchedB),
-            i => TouchedBiasGradientKernel(i, q, sampledGrad, trueGrad, offsets, rowList, gradTouchedB));
+        runtime.For(s, p.Touched, (st, i) => touchedBiasGrad(st, i, q, trueGrad, offsets, rowList, gradTouchedB),
+            i => TouchedBiasGradientKernel(i, q, trueGrad, offsets, rowList, gradTouchedB));
     }
 
     // ---------------------------------------------------------------- kernels
@@ -463,12 +466,10 @@ public sealed class SoftmaxKernels
         gradTouched[i] = total;
     }
 
-    public static void TouchedBiasGradientKernel(Index1D u, SampledRowParams p, ArrayView<float> sampledGrad, ArrayView<float> trueGrad,
+    public static void TouchedBiasGradientKernel(Index1D u, SampledRowParams p, ArrayView<float> trueGrad,
         ArrayView<int> offsets, ArrayView<int> rowList, ArrayView<float> gradTouchedB)
     {
-        float total = 0f;
-        if (u < p.Samples)
-            for (int r = 0; r < p.Rows; r++) total += sampledGrad[(long)r * p.Samples + u];
+        float total = u < p.Samples ? gradTouchedB[u] : 0f;
         int end = offsets[u + 1];
         for (int q = offsets[u]; q < end; q++) total += trueGrad[rowList[q]];
         gradTouchedB[u] = total;

@@ -39,9 +39,8 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
     int[] packedInts = [];
     float[] packedFloats = [];
     int[] rowCounts = [];
-    readonly int[] sampleA, sampleB;
-    int[] prefetched;
-    int prefetchedTries;
+    readonly DrawnSample sampleA, sampleB;
+    DrawnSample prefetched;
     long prefetchedCall = -1;
     DeviceTensor<int>? touchedRows;
 
@@ -57,8 +56,8 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         slot = new int[vocabularySize];
         Array.Fill(slot, -1);
         touchedThisStep = new bool[vocabularySize];
-        sampleA = new int[samples];
-        sampleB = new int[samples];
+        sampleA = new DrawnSample(samples);
+        sampleB = new DrawnSample(samples);
         prefetched = sampleA;
     }
 
@@ -95,20 +94,10 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
     public double ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> gradHidden, float lossScale)
     {
         rows.CheckShapes(hidden, targets, gradHidden, HiddenSize);
-        int tries;
-        int[] ids;
-        if (prefetchedCall == Calls)
-        {
-            ids = prefetched;
-            tries = prefetchedTries;
-        }
-        else
-        {
-            ids = prefetched;
-            tries = Sampler.DrawUnique(Calls, ids);
-        }
+        var sample = prefetched;
+        if (prefetchedCall != Calls) Draw(sample, Calls);
         Calls++;
-        return Run(stream, hidden, targets, gradHidden, lossScale, ids, tries, prefetchNext: true);
+        return Run(stream, hidden, targets, gradHidden, lossScale, sample, prefetchNext: true);
     }
 
     /// <summary>
@@ -123,19 +112,35 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         if (tries < Samples) throw new ArgumentException($"Sampled softmax: {tries} tries cannot give {Samples} distinct samples.");
         foreach (int k in ids)
             if (k < 0 || k >= VocabularySize) throw new ArgumentException($"Sampled softmax: sample id {k} is outside [0, {VocabularySize}).");
-        var copy = ids.ToArray();
-        if (copy.Distinct().Count() != copy.Length) throw new ArgumentException("Sampled softmax: the sample ids must be distinct.");
-        return Run(stream, hidden, targets, gradHidden, lossScale, copy, tries, prefetchNext: false);
+        if (ids.ToArray().Distinct().Count() != ids.Length) throw new ArgumentException("Sampled softmax: the sample ids must be distinct.");
+        var sample = new DrawnSample(Samples) { Tries = tries };
+        ids.CopyTo(sample.Ids);
+        for (int j = 0; j < Samples; j++) sample.LogQ[j] = LogExpectedCount(sample.Ids[j], tries);
+        return Run(stream, hidden, targets, gradHidden, lossScale, sample, prefetchNext: false);
+    }
+
+    /// <summary>S distinct ids in draw order, the draws it took, and log(expected count) of each id.</summary>
+    sealed class DrawnSample(int samples)
+    {
+        public int[] Ids { get; } = new int[samples];
+        public float[] LogQ { get; } = new float[samples];
+        public int Tries { get; set; }
+    }
+
+    void Draw(DrawnSample sample, long call)
+    {
+        sample.Tries = Sampler.DrawUnique(call, sample.Ids);
+        for (int j = 0; j < sample.Ids.Length; j++) sample.LogQ[j] = LogExpectedCount(sample.Ids[j], sample.Tries);
     }
 
     double Run(AcceleratorStream s, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> gradHidden, float lossScale,
-        int[] ids, int tries, bool prefetchNext)
+        DrawnSample sample, bool prefetchNext)
     {
         int n = hidden.Shape[0], p = HiddenSize, samples = Samples;
         var hostTargets = rows.ReadTargets(s, targets, VocabularySize);
         if (n == 0) return 0;
 
-        int touched = BuildRowLists(hostTargets, ids, tries, out int valid);
+        int touched = BuildRowLists(hostTargets, sample, out int valid);
         var layout = new PackedLayout(touched, n, valid);
         var ints = workspace.Get<int>("ints", layout.Total);
         ints.CopyFrom(s, packedInts.AsSpan(0, layout.Total));
@@ -175,15 +180,19 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         var gradTouchedB = workspace.Get<float>("touched-grad-b", touched);
         device.Gemm.Multiply(s, logits, true, hidden, false, gradTouchedW.Slice(0, samples));
         kernels.TouchedWeightGradient(s, prm, trueGrad.View, hidden.View, offsets, rowList, gradTouchedW.View);
-        kernels.TouchedBiasGradient(s, prm, logits.View, trueGrad.View, offsets, rowList, gradTouchedB.View);
+        var ones = workspace.Get<float>("ones", 1, n);
+        device.Kernels(rt => new ElementwiseKernels(rt)).Fill(s, ones.View, 1f);
+        device.Gemm.Multiply(s, ones, false, logits, false, DeviceTensor<float>.FromView(gradTouchedB.View.SubView(0, samples), new Shape(1, samples)));
+        kernels.TouchedBiasGradient(s, prm, trueGrad.View, offsets, rowList, gradTouchedB.View);
         embedding.ScatterAdd(s, gradTouchedW.View, p, touchedIds, Weight.Gradient.View);
         embedding.ScatterAdd(s, gradTouchedB.View, 1, touchedIds, Bias.Gradient.View);
         PublishTouchedRows(s);
 
         if (prefetchNext)
         {
-            prefetched = ReferenceEquals(ids, sampleA) ? sampleB : sampleA;
-            prefetchedTries = Sampler.DrawUnique(Calls, prefetched);
+            // The device is busy with this call: draw the next call's sample now (its own buffers).
+            prefetched = ReferenceEquals(sample, sampleA) ? sampleB : sampleA;
+            Draw(prefetched, Calls);
             prefetchedCall = Calls;
         }
         return rows.SumLosses(s, rowLoss);
@@ -205,9 +214,9 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
     /// this call and adds the touched rows to the step's list; returns U, the number of unique rows to
     /// gather (the samples, then targets that are not samples, in row order), and the number of valid rows.
     /// </summary>
-    int BuildRowLists(ReadOnlySpan<int> targets, int[] ids, int tries, out int valid)
+    int BuildRowLists(ReadOnlySpan<int> targets, DrawnSample sample, out int valid)
     {
-        int n = targets.Length, samples = ids.Length, maxTouched = samples + n;
+        int n = targets.Length, samples = sample.Ids.Length, maxTouched = samples + n, tries = sample.Tries;
         int maxTotal = new PackedLayout(maxTouched, n, n).Total;
         if (packedInts.Length < maxTotal) packedInts = new int[maxTotal];
         if (packedFloats.Length < samples + n) packedFloats = new float[samples + n];
@@ -218,12 +227,12 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         var touched = all.Slice(2 * n, maxTouched);
         var logQ = packedFloats.AsSpan();
 
+        sample.LogQ.CopyTo(logQ);
         int u = 0;
-        foreach (int k in ids)
+        foreach (int k in sample.Ids)
         {
             slot[k] = u;
             touched[u] = k;
-            logQ[u] = LogExpectedCount(k, tries);
             rowCounts[u++] = 0;
         }
         valid = 0;
