@@ -58,9 +58,6 @@ public sealed class SoftmaxKernels
         touchedBiasGrad = acc.LoadAutoGroupedKernel<Index1D, SampledRowParams, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>>(TouchedBiasGradientKernel);
     }
 
-    /// <summary>Threads per row in the row kernels (a power of two).</summary>
-    public int RowGroupSize => rowGroup;
-
     // ---------------------------------------------------------------- full softmax, chunked
 
     /// <summary>

@@ -156,7 +156,4 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
         var all = workspace.Get<float>(name + "/rows", 4, m);
         return (all.Row(0).View, all.Row(1).View, all.Row(2).View, all.Row(3).View);
     }
-
-    /// <summary>Each row's log-sum-exp from the last call (valid until the next call), [M].</summary>
-    public ArrayView<float> RowLse(int m) => RowBuffers(m).Lse;
 }
