@@ -135,4 +135,24 @@ public class LstmProjectionLayerTests
             TestData.AssertClose(Floats(halves), Doubles(whole.Parameters.ElementAt(i).Gradient.ToArray(d.Stream)), 1e-4, 1e-5, whole.Parameters.ElementAt(i).Name);
         }
     }
+    [Fact]
+    public void BadLengthsAndShapesAreRejectedWithBothValues()
+    {
+        var d = TestDevices.Host;
+        using var layer = new LstmProjectionLayer(d, "test/LSTMCell", Input, Hidden, Projection, 3f, 3f);
+        using var input = d.Upload<float>(TestData.Random(new Random(44), Steps * Batch * Input), Steps, Batch, Input);
+        using var output = Poisoned(d, Steps, Batch, Projection);
+        using var tooLong = SequenceLengths.Upload(d, [5, 6, 1, 1]);
+        var e = Assert.Throws<ArgumentException>(() => layer.Forward(d.Stream, input, tooLong, output));
+        Assert.Contains("length 6", e.Message);
+        Assert.Contains("5 time steps", e.Message);
+        using var tooFew = SequenceLengths.Upload(d, [5, 5]);
+        Assert.Contains("2 sequence lengths", Assert.Throws<ArgumentException>(() => layer.Forward(d.Stream, input, tooFew, output)).Message);
+        using var lengths = SequenceLengths.Full(d, Batch, Steps);
+        using var wrongOutput = Poisoned(d, Steps, Batch, Hidden);
+        var shape = Assert.ThrowsAny<ArgumentException>(() => layer.Forward(d.Stream, input, lengths, wrongOutput));
+        Assert.Contains($"[{Steps}, {Batch}, {Projection}]", shape.Message);
+        using var fresh = new LstmProjectionLayer(d, "fresh", Input, Hidden, Projection, 3f, 3f);
+        Assert.Throws<InvalidOperationException>(() => fresh.Backward(d.Stream, output, input));
+    }
 }
