@@ -74,8 +74,31 @@ public sealed class EmbeddingKernels
             throw new ArgumentException($"SegmentedScatterAdd: gradient has {gradOutput.Length} elements, expected [{segments.SortedPositions.Length}, {dim}].");
         if (segmentCount > segments.Rows.Length || segments.Starts.Length < segmentCount + 1)
             throw new ArgumentException($"SegmentedScatterAdd: {segmentCount} segments do not fit views of {segments.Rows.Length} rows and {segments.Starts.Length} starts.");
-        runtime.For(s, (long)segmentCount * dim, (st, i) => segmentedScatterAdd(st, i, gradOutput, dim, segments, tableGrad),
-            i => SegmentedScatterAddKernel(i, gradOutput, dim, segments, tableGrad));
+        if (segmentCount == 0) return;
+        if (runtime.RunOnHost)
+        {
+            // Row-contiguous on the host (a thread per column strides through memory); same sums, same order.
+            KernelRuntime.HostFor(segmentCount, u => SegmentedScatterAddHostRow(u, gradOutput, dim, segments, tableGrad));
+            return;
+        }
+        segmentedScatterAdd(s, new Index1D((int)((long)segmentCount * dim)), gradOutput, dim, segments, tableGrad);
+    }
+
+    static unsafe void SegmentedScatterAddHostRow(int u, ArrayView<float> gradOutput, int dim, SegmentViews segments, ArrayView<float> tableGrad)
+    {
+        int* sorted = (int*)segments.SortedPositions.LoadEffectiveAddressAsPtr();
+        int* starts = (int*)segments.Starts.LoadEffectiveAddressAsPtr();
+        int* rows = (int*)segments.Rows.LoadEffectiveAddressAsPtr();
+        float* grad = (float*)gradOutput.LoadEffectiveAddressAsPtr();
+        float* target = (float*)tableGrad.LoadEffectiveAddressAsPtr() + (long)rows[u] * dim;
+        Span<float> sum = dim <= 1024 ? stackalloc float[dim] : new float[dim];
+        sum.Clear();
+        for (int k = starts[u]; k < starts[u + 1]; k++)
+        {
+            float* row = grad + (long)sorted[k] * dim;
+            for (int c = 0; c < dim; c++) sum[c] += row[c];
+        }
+        for (int c = 0; c < dim; c++) target[c] += sum[c];
     }
 
     /// <summary>
