@@ -225,7 +225,7 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
             cnn.WeightGrad(stream, p, views, CharEmbed.Value.View, ConvWeights[k].Gradient.View);
             cnn.InputGrad(stream, p, views, ConvWeights[k].Value.View, gradEmbedded.View);
         }
-        // Atomic: 262 rows receive N*50 row gradients; see the remarks on determinism in the report.
+        // Atomic adds (262 rows receive N*50 row gradients): on GPUs the float sums are not bit-reproducible.
         embedding.ScatterAdd(stream, gradEmbedded.View, d, ids.View, CharEmbed.Gradient.View);
         CharEmbed.Gradient.View.SubView(0, d).MemSetToZero(stream);
         savedIds = null;

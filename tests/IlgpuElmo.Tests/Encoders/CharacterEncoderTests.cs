@@ -8,7 +8,7 @@ public class CharacterEncoderTests
     static readonly (int, int)[] Filters = [(1, 3), (2, 4), (3, 5)];
     static readonly string?[] Tokens = ["<S>", "a", "naïve", "北京", new string('x', 60), "</S>", null];
 
-    static int[] CharIds() 
+    static int[] CharIds()
     {
         var ids = new int[Tokens.Length * CharacterMapper.MaxCharacters];
         new CharacterMapper().Write(Tokens, ids);
