@@ -29,4 +29,69 @@ public class EmbeddingKernelsTests
             for (int c = 0; c < dim; c++) expectedGrad[ids[i] * dim + c] += grad[i * dim + c];
         TestData.AssertClose(dtg.ToArray(d.Stream), expectedGrad, what: "scatter-add");
     }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void WideGatherMovesWholeRows(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new EmbeddingKernels(rt));
+        var random = new Random(9);
+        int v = 37, dim = 12;
+        int[] ids = [36, 0, 5, 5, 17, 36, 2];
+        float[] table = TestData.Random(random, v * dim);
+        using var dt = d.Upload<float>(table, v, dim);
+        using var di = d.Upload<int>(ids, ids.Length);
+        using var dout = d.Upload<float>(TestData.Poison(ids.Length * dim), ids.Length, dim);
+        k.Gather(d.Stream, dt.View, dim, di.View, dout.View);
+        Assert.Equal(ids.SelectMany(id => table.Skip(id * dim).Take(dim)).ToArray(), dout.ToArray(d.Stream));
+    }
+
+    [Fact]
+    public void SegmentPlanGroupsPositionsByRowInAscendingOrder()
+    {
+        int[] ids = [4, 1, 4, 0, 1, 4];
+        var counts = new int[6];
+        var sorted = new int[6];
+        var starts = new int[7];
+        var rows = new int[6];
+        int segments = EmbeddingKernels.PlanSegments(ids, 5, counts, sorted, starts, rows);
+        Assert.Equal(3, segments);
+        Assert.Equal([0, 1, 4], rows[..3]);
+        Assert.Equal([0, 1, 3, 6], starts[..4]);
+        Assert.Equal([3, 1, 4, 0, 2, 5], sorted);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void SegmentedScatterAddIsTheSumInPositionOrder(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new EmbeddingKernels(rt));
+        var random = new Random(10);
+        int v = 13, dim = 5;
+        int[] ids = [12, 3, 3, 0, 12, 3, 7, 3];
+        float[] grad = TestData.Random(random, ids.Length * dim), prior = TestData.Random(random, v * dim);
+        var counts = new int[v + 1];
+        var sorted = new int[ids.Length];
+        var starts = new int[ids.Length + 1];
+        var rows = new int[ids.Length];
+        int segments = EmbeddingKernels.PlanSegments(ids, v, counts, sorted, starts, rows);
+        using var dSorted = d.Upload<int>(sorted, sorted.Length);
+        using var dStarts = d.Upload<int>(starts, starts.Length);
+        using var dRows = d.Upload<int>(rows, rows.Length);
+        using var dg = d.Upload<float>(grad, ids.Length, dim);
+        using var dtg = d.Upload<float>(prior, v, dim);
+        k.SegmentedScatterAdd(d.Stream, dg.View, dim, new SegmentViews(dSorted.View, dStarts.View, dRows.View), segments, dtg.View);
+        // Same float32 order as the kernel: positions ascending within a row, then added to the prior.
+        var expected = prior.ToArray();
+        foreach (int row in rows[..segments])
+            for (int c = 0; c < dim; c++)
+            {
+                float sum = 0f;
+                for (int i = 0; i < ids.Length; i++) if (ids[i] == row) sum += grad[i * dim + c];
+                expected[row * dim + c] += sum;
+            }
+        Assert.Equal(expected, dtg.ToArray(d.Stream));
+    }
 }

@@ -1,0 +1,190 @@
+using IlgpuElmo.Kernels;
+
+namespace IlgpuElmo.Tests.Kernels;
+
+/// <summary>Each char CNN kernel against a direct float64 evaluation of its formula, tiny shapes.</summary>
+public class CharCnnKernelsTests
+{
+    const int N = 3, L = 9, D = 2, W = 3, Nf = 4, Off = 1, F = 6;
+    static readonly CharConvParams P = new(N, L, D, W, Nf, Off, F, CharCnnKernels.Relu);
+
+    static int[] CharIds(Random random) => Enumerable.Range(0, N * L).Select(_ => random.Next(1, 7)).ToArray();
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void WindowsAndMaxPoolWithArgmax(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        var random = new Random(50);
+        int positions = L - W + 1;
+        var ids = CharIds(random);
+        var embed = TestData.Random(random, 7 * D);
+        using var dIds = d.Upload<int>(ids, N, L);
+        using var dEmbed = d.Upload<float>(embed, 7, D);
+        using var windows = d.Upload<float>(TestData.Poison(N * positions * W * D), N * positions, W * D);
+        k.Windows(d.Stream, P, dIds.View, dEmbed.View, windows.View);
+        var expectedWindows = new float[N * positions * W * D];
+        for (int tok = 0; tok < N; tok++)
+            for (int t = 0; t < positions; t++)
+                for (int j = 0; j < W; j++)
+                    for (int e = 0; e < D; e++)
+                        expectedWindows[((tok * positions + t) * W + j) * D + e] = embed[ids[tok * L + t + j] * D + e];
+        Assert.Equal(expectedWindows, windows.ToArray(d.Stream));
+
+        foreach (int activation in new[] { CharCnnKernels.Relu, CharCnnKernels.Tanh })
+        {
+            var conv = TestData.Random(random, N * positions * Nf);
+            var bias = TestData.Random(random, Nf);
+            using var dConv = d.Upload<float>(conv, N * positions, Nf);
+            using var dBias = d.Upload<float>(bias, Nf);
+            var outInit = TestData.Random(random, N * F);
+            var argInit = Enumerable.Repeat(-7, N * F).ToArray();
+            using var output = d.Upload<float>(outInit, N, F);
+            using var argmax = d.Upload<int>(argInit, N, F);
+            k.MaxPool(d.Stream, P with { Activation = activation }, dConv.View, dBias.View, output.View, argmax.View);
+            var expected = outInit.Select(x => (double)x).ToArray();
+            var expectedArg = argInit.ToArray();
+            for (int tok = 0; tok < N; tok++)
+                for (int f = 0; f < Nf; f++)
+                {
+                    int best = 0;
+                    for (int t = 1; t < positions; t++)
+                        if (conv[(tok * positions + t) * Nf + f] > conv[(tok * positions + best) * Nf + f]) best = t;
+                    double pre = conv[(tok * positions + best) * Nf + f] + (double)bias[f];
+                    expected[tok * F + Off + f] = activation == CharCnnKernels.Tanh ? Math.Tanh(pre) : Math.Max(pre, 0);
+                    expectedArg[tok * F + Off + f] = best;
+                }
+            TestData.AssertClose(output.ToArray(d.Stream), expected, 1e-5, 1e-6, "max pool (columns outside the group untouched)");
+            Assert.Equal(expectedArg, argmax.ToArray(d.Stream));
+        }
+    }
+
+    [Fact]
+    public void MaxPoolTiesGoToTheFirstPosition()
+    {
+        var d = TestDevices.Host;
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        var p = new CharConvParams(1, 4, 1, 2, 1, 0, 1, CharCnnKernels.Relu);
+        using var conv = d.Upload<float>([0.5f, 2f, 2f], 3, 1);
+        using var bias = d.Upload<float>([0f], 1);
+        using var output = d.Allocate<float>(new IlgpuElmo.Tensors.Shape(1, 1));
+        using var argmax = d.Allocate<int>(new IlgpuElmo.Tensors.Shape(1, 1));
+        k.MaxPool(d.Stream, p, conv.View, bias.View, output.View, argmax.View);
+        Assert.Equal([1], argmax.ToArray(d.Stream));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void ActivationAndConvolutionGradients(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        var random = new Random(51);
+        int positions = L - W + 1;
+        var ids = CharIds(random);
+        var embed = TestData.Random(random, 7 * D);
+        var weight = TestData.Random(random, W * D * Nf);
+        var argmax = Enumerable.Range(0, N * F).Select(_ => random.Next(positions)).ToArray();
+        var y = TestData.Random(random, N * F);
+        var gradOut = TestData.Random(random, N * F);
+        using var dIds = d.Upload<int>(ids, N, L);
+        using var dEmbed = d.Upload<float>(embed, 7, D);
+        using var dWeight = d.Upload<float>(weight, W * D, Nf);
+        using var dArg = d.Upload<int>(argmax, N, F);
+        using var dY = d.Upload<float>(y, N, F);
+        using var dGradOut = d.Upload<float>(gradOut, N, F);
+
+        foreach (int activation in new[] { CharCnnKernels.Tanh, CharCnnKernels.Relu })
+        {
+            using var gradPre = d.Upload<float>(TestData.Poison(N * F), N, F);
+            k.ActivationBackward(d.Stream, activation, dY.View, dGradOut.View, gradPre.View);
+            var expectedPre = y.Select((v, i) => activation == CharCnnKernels.Tanh ? gradOut[i] * (1 - (double)v * v) : v > 0 ? gradOut[i] : 0.0).ToArray();
+            TestData.AssertClose(gradPre.ToArray(d.Stream), expectedPre, 1e-6, 1e-7, "activation backward");
+        }
+
+        var pre = TestData.Random(random, N * F);
+        using var dPre = d.Upload<float>(pre, N, F);
+        var views = new CharConvGradViews(dIds.View, dArg.View, dPre.View);
+        var priorW = TestData.Random(random, W * D * Nf);
+        using var dWGrad = d.Upload<float>(priorW, W * D, Nf);
+        k.WeightGrad(d.Stream, P, views, dEmbed.View, dWGrad.View);
+        var priorX = TestData.Random(random, N * L * D);
+        using var dXGrad = d.Upload<float>(priorX, N * L, D);
+        k.InputGrad(d.Stream, P, views, dWeight.View, dXGrad.View);
+
+        var expectedW = priorW.Select(x => (double)x).ToArray();
+        var expectedX = priorX.Select(x => (double)x).ToArray();
+        for (int tok = 0; tok < N; tok++)
+            for (int f = 0; f < Nf; f++)
+            {
+                int at = tok * F + Off + f, t = argmax[at];
+                for (int j = 0; j < W; j++)
+                    for (int e = 0; e < D; e++)
+                    {
+                        expectedW[(j * D + e) * Nf + f] += (double)embed[ids[tok * L + t + j] * D + e] * pre[at];
+                        expectedX[(tok * L + t + j) * D + e] += (double)weight[(j * D + e) * Nf + f] * pre[at];
+                    }
+            }
+        TestData.AssertClose(dWGrad.ToArray(d.Stream), expectedW, 1e-5, 1e-6, "conv weight gradient");
+        TestData.AssertClose(dXGrad.ToArray(d.Stream), expectedX, 1e-5, 1e-6, "embedded characters gradient");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void HighwayForwardAndBackward(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        var random = new Random(52);
+        int n = 3, f = 5, size = n * f;
+        float[] x = TestData.Random(random, size), c = TestData.Random(random, size), t = TestData.Random(random, size);
+        float[] bc = TestData.Random(random, f), bt = TestData.Random(random, f), dy = TestData.Random(random, size);
+        using DisposableViews v = new(d, x, c, t, bc, bt, size);
+        k.HighwayForward(d.Stream, f, v.Views);
+        var gate = new double[size]; var tr = new double[size]; var y = new double[size];
+        for (int i = 0; i < size; i++)
+        {
+            gate[i] = 1 / (1 + Math.Exp(-((double)c[i] + bc[i % f])));
+            tr[i] = Math.Max((double)t[i] + bt[i % f], 0);
+            y[i] = gate[i] * tr[i] + (1 - gate[i]) * x[i];
+        }
+        TestData.AssertClose(v.Gate.ToArray(d.Stream), gate, 1e-5, 1e-6, "gate");
+        TestData.AssertClose(v.Transform.ToArray(d.Stream), tr, 1e-5, 1e-6, "transform");
+        TestData.AssertClose(v.Y.ToArray(d.Stream), y, 1e-5, 1e-6, "highway output");
+
+        v.Y.CopyFrom(d.Stream, dy);
+        using var gradX = d.Upload<float>(TestData.Poison(size), size);
+        k.HighwayBackward(d.Stream, v.Views, gradX.View);
+        var dc = new double[size]; var dt = new double[size]; var dx = new double[size];
+        for (int i = 0; i < size; i++)
+        {
+            dc[i] = dy[i] * (tr[i] - x[i]) * gate[i] * (1 - gate[i]);
+            dt[i] = tr[i] > 0 ? dy[i] * gate[i] : 0;
+            dx[i] = dy[i] * (1 - gate[i]);
+        }
+        TestData.AssertClose(v.CarryPre.ToArray(d.Stream), dc, 1e-5, 1e-6, "carry pre-activation gradient");
+        TestData.AssertClose(v.TransformPre.ToArray(d.Stream), dt, 1e-5, 1e-6, "transform pre-activation gradient");
+        TestData.AssertClose(gradX.ToArray(d.Stream), dx, 1e-5, 1e-6, "direct input gradient");
+    }
+
+    sealed class DisposableViews : IDisposable
+    {
+        public readonly IlgpuElmo.Tensors.DeviceTensor<float> X, CarryPre, TransformPre, CarryBias, TransformBias, Gate, Transform, Y;
+
+        public DisposableViews(ComputeDevice d, float[] x, float[] c, float[] t, float[] bc, float[] bt, int size)
+        {
+            X = d.Upload<float>(x, size); CarryPre = d.Upload<float>(c, size); TransformPre = d.Upload<float>(t, size);
+            CarryBias = d.Upload<float>(bc, bc.Length); TransformBias = d.Upload<float>(bt, bt.Length);
+            Gate = d.Upload<float>(TestData.Poison(size), size); Transform = d.Upload<float>(TestData.Poison(size), size);
+            Y = d.Upload<float>(TestData.Poison(size), size);
+        }
+
+        public HighwayViews Views => new(X.View, CarryPre.View, TransformPre.View, CarryBias.View, TransformBias.View, Gate.View, Transform.View, Y.View);
+
+        public void Dispose()
+        {
+            foreach (var t in new[] { X, CarryPre, TransformPre, CarryBias, TransformBias, Gate, Transform, Y }) t.Dispose();
+        }
+    }
+}
