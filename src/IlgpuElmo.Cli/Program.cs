@@ -34,6 +34,11 @@ public static class Program
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(SelfCheckCommand.Create());
         root.Subcommands.Add(VocabCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(EmbedCommand.Create());
+        root.Subcommands.Add(DumpTokenEmbeddingsCommand.Create());
+        root.Subcommands.Add(ProbeCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,36 @@
+using System.CommandLine;
+using IlgpuElmo.Data;
+using IlgpuElmo.Formats;
+
+namespace IlgpuElmo.Cli.Commands;
+
+/// <summary>
+/// `elmo dump-token-embeddings --model M --vocab words.txt --out tokens.hdf5`: the context-free layer
+/// for every word, one dataset `embedding` [n_words, P], as bilm-tf's dump_token_embeddings writes it.
+/// </summary>
+static class DumpTokenEmbeddingsCommand
+{
+    public static Command Create()
+    {
+        var device = new DeviceArguments();
+        var model = new ModelArguments();
+        var output = new Option<string>("--out") { Description = "HDF5 file to write", Required = true };
+        var command = new Command("dump-token-embeddings", "Write the context-free token vector of every word of a list (bilm-tf's dump_token_embeddings)");
+        command.Options.Add(output);
+        model.AddTo(command);
+        device.AddTo(command);
+        command.SetAction(result =>
+        {
+            using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
+            using var lm = model.Open(result, dev);
+            string path = result.GetValue(model.Vocab) ?? throw new InputException("--vocab is required: the words (one per line) to compute token vectors for.");
+            if (!File.Exists(path)) throw new InputException($"--vocab '{path}' does not exist.");
+            var list = File.ReadLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+            var vectors = lm.TokenVectors(list);
+            TokenEmbeddingsFile.Write(result.GetValue(output)!, vectors, list.Count, lm.Options.TokenDim);
+            Console.WriteLine($"{list.Count} words x {lm.Options.TokenDim} -> {result.GetValue(output)}");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,102 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using IlgpuElmo.Data;
+using IlgpuElmo.Formats;
+using IlgpuElmo.Layers;
+using IlgpuElmo.Model;
+
+namespace IlgpuElmo.Cli.Commands;
+
+/// <summary>
+/// `elmo embed`: contextual vectors for every line of a file, in bilm-tf's dump_bilm_embeddings layout
+/// (one dataset per line, named by its index, [n_layers + 1, n_tokens, 2P]) or reduced (top layer,
+/// average, a given scalar mix, mean-pooled sentence vectors), float32 or float16.
+/// </summary>
+static class EmbedCommand
+{
+    public static Command Create()
+    {
+        var device = new DeviceArguments();
+        var model = new ModelArguments();
+        var input = new Option<string>("--input") { Description = "Text file: one sentence per line, whitespace tokens", Required = true };
+        var output = new Option<string>("--out") { Description = "HDF5 file to write", Required = true };
+        var layers = new Option<string>("--layers") { Description = "all | top | average", DefaultValueFactory = _ => "all" };
+        var mix = new Option<string?>("--scalar-mix") { Description = "Comma-separated weights, one per layer (token layer first): store gamma * sum_l w_l h_l" };
+        var gamma = new Option<float>("--gamma") { Description = "Scale for --scalar-mix", DefaultValueFactory = _ => 1f };
+        var meanPool = new Option<bool>("--mean-pool") { Description = "One vector per line: the mean over its tokens" };
+        var float16 = new Option<bool>("--float16") { Description = "Store float16 (half the size)" };
+        var batchSize = new Option<int>("--batch-size") { Description = "Sentences per batch", DefaultValueFactory = _ => 64 };
+        var stateful = new Option<bool>("--stateful") { Description = "bilm-tf/allennlp inference mode: file order, each batch row's LSTM states carry to the same row of the next batch" };
+        var command = new Command("embed", "Write contextual embeddings (all biLM layers) for every line of a file");
+        foreach (var o in new Option[] { input, output, layers, mix, gamma, meanPool, float16, batchSize, stateful }) command.Options.Add(o);
+        model.AddTo(command);
+        device.AddTo(command);
+        command.SetAction(result =>
+        {
+            using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
+            dev.MemoryHint = "lower --batch-size";
+            using var lm = model.Open(result, dev);
+            var kind = result.GetValue(mix) is not null ? EmbeddingLayers.Mix : result.GetValue(layers) switch
+            {
+                "all" => EmbeddingLayers.All,
+                "top" => EmbeddingLayers.Top,
+                "average" => EmbeddingLayers.Average,
+                var other => throw new InputException($"--layers '{other}': use all, top or average (or --scalar-mix)."),
+            };
+            var weights = result.GetValue(mix)?.Split(',').Select(w => float.TryParse(w, NumberStyles.Float, CultureInfo.InvariantCulture, out float x)
+                ? x : throw new InputException($"--scalar-mix: '{w}' is not a number.")).ToList();
+            var spec = new EmbeddingOutput(kind, weights, result.GetValue(gamma), result.GetValue(meanPool),
+                result.GetValue(float16) ? Hdf5Storage.Float16 : Hdf5Storage.Float32);
+            var stats = Run(dev, lm, result.GetValue(input)!, result.GetValue(output)!, spec, result.GetValue(batchSize), result.GetValue(stateful));
+            Console.WriteLine($"{stats.Sentences} lines, {stats.Tokens} tokens in {stats.Seconds:F1} s ({stats.Sentences / stats.Seconds:F1} sentences/s, {stats.Tokens / stats.Seconds:F0} tokens/s) -> {result.GetValue(output)}");
+            return 0;
+        });
+        return command;
+    }
+
+    public sealed record EmbedStats(int Sentences, long Tokens, double Seconds);
+
+    /// <summary>Embeds every line of <paramref name="inputPath"/> into <paramref name="outputPath"/>.</summary>
+    public static EmbedStats Run(ComputeDevice device, BidirectionalLanguageModel model, string inputPath, string outputPath,
+        EmbeddingOutput spec, int batchSize, bool stateful)
+    {
+        if (batchSize < 1) throw new InputException($"--batch-size must be at least 1 (got {batchSize}).");
+        if (!File.Exists(inputPath)) throw new InputException($"--input '{inputPath}' does not exist.");
+        spec.Validate(model.LayerCount);
+        var lines = ReadLines(inputPath);
+        var watch = Stopwatch.StartNew();
+        using var writer = new EmbeddingsWriter(outputPath, lines.Select(l => l.Length).ToArray(), model.LayerCount, model.Width, spec);
+        // Stateful: file order, fixed rows. Otherwise: sorted by length so a batch wastes little padding.
+        var order = Enumerable.Range(0, lines.Length).ToArray();
+        if (!stateful) order = order.OrderBy(i => lines[i].Length).ToArray();
+        using var state = stateful ? model.Lstm.CreateState(batchSize) : null;
+        for (int start = 0; start < order.Length; start += batchSize)
+        {
+            var indices = order.Skip(start).Take(batchSize).ToArray();
+            if (!stateful) indices = indices.Where(i => lines[i].Length > 0).ToArray();
+            var vectors = indices.Length == 0 ? [] : model.Embed(indices.Select(i => lines[i]).ToList(), state);
+            for (int j = 0; j < indices.Length; j++) writer.Write(indices[j], vectors[j]);
+        }
+        for (int i = 0; i < lines.Length; i++)
+            if (lines[i].Length == 0 && !stateful) writer.Write(i, []);
+        writer.Commit();
+        return new EmbedStats(lines.Length, lines.Sum(l => (long)l.Length), watch.Elapsed.TotalSeconds);
+    }
+
+    static string[][] ReadLines(string path)
+    {
+        var lines = new List<string[]>();
+        int number = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            number++;
+            var tokens = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            foreach (var t in tokens)
+                if (System.Text.Encoding.UTF8.GetByteCount(t) > 10_000)
+                    throw new InputException($"{path} line {number}: a token of over 10,000 bytes; is this a text file of sentences?");
+            lines.Add(tokens);
+        }
+        return lines.ToArray();
+    }
+}

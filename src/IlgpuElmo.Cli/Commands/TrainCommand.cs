@@ -1,0 +1,211 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using IlgpuElmo.Data;
+using IlgpuElmo.Model;
+using IlgpuElmo.Reporting;
+using IlgpuElmo.Training;
+using Spectre.Console;
+
+namespace IlgpuElmo.Cli.Commands;
+
+/// <summary>
+/// `elmo train`: trains a biLM. With no data options it trains the preset for the device on the
+/// shipped Brown corpus (train split), reports held-out perplexity on dev while training, and at the
+/// end the test perplexity beside the unigram model's on the same split.
+/// </summary>
+static class TrainCommand
+{
+    public static Command Create()
+    {
+        var device = new DeviceArguments();
+        var train = new Option<string?>("--train") { Description = "Training corpus: files, folder or pattern, one sentence per line (default: the shipped Brown corpus, train split)" };
+        var dev = new Option<string?>("--dev") { Description = "Held-out corpus for perplexity during training (default: Brown dev, or none with --train)" };
+        var test = new Option<string?>("--test") { Description = "Corpus for the final perplexity (default: Brown test, or none with --train)" };
+        var vocab = new Option<string?>("--vocab") { Description = "Vocabulary file (default: built from the training corpus)" };
+        var minCount = new Option<int>("--min-count") { Description = "With no --vocab: keep words seen at least this often", DefaultValueFactory = _ => 3 };
+        var options = new Option<string?>("--options") { Description = "Model/training options JSON (bilm-tf format plus our keys)" };
+        var preset = new Option<string?>("--preset") { Description = $"Built-in options when --options is not given: {string.Join(", ", ModelPresets.Names)} (default by device)" };
+        var output = new Option<string?>("--out") { Description = "Run folder (default: runs/<date-time>)" };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint" };
+        var epochs = new Option<double?>("--epochs") { Description = "Passes over the training corpus (default: the options' n_epochs)" };
+        var steps = new Option<long?>("--steps") { Description = "Training steps (overrides --epochs)" };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints", DefaultValueFactory = _ => 100 };
+        var evalEvery = new Option<int>("--eval-every") { Description = "Steps between held-out perplexity reports", DefaultValueFactory = _ => 200 };
+        var seed = new Option<ulong?>("--seed") { Description = "Random seed (default: the options' seed)" };
+        var command = new Command("train", "Train a bidirectional language model (ELMo)");
+        foreach (var o in new Option[] { train, dev, test, vocab, minCount, options, preset, output, resume, epochs, steps, checkpointEvery, evalEvery, seed })
+            command.Options.Add(o);
+        device.AddTo(command);
+        command.SetAction((result, cancel) =>
+        {
+            var args = new TrainArguments(result.GetValue(train), result.GetValue(dev), result.GetValue(test), result.GetValue(vocab),
+                result.GetValue(minCount), result.GetValue(options), result.GetValue(preset), result.GetValue(output), result.GetValue(resume),
+                result.GetValue(epochs), result.GetValue(steps), result.GetValue(checkpointEvery), result.GetValue(evalEvery), result.GetValue(seed));
+            return Task.FromResult(Run(args, device.Parse(result), cancel));
+        });
+        return command;
+    }
+
+    public sealed record TrainArguments(string? Train, string? Dev, string? Test, string? Vocab, int MinCount, string? Options,
+        string? Preset, string? Out, string? Resume, double? Epochs, long? Steps, int CheckpointEvery, int EvalEvery, ulong? Seed);
+
+    /// <summary>The corpus and plan of a run, saved as run.json so --resume needs nothing else.</summary>
+    public sealed record RunSettings(string[] TrainFiles, string[]? DevFiles, string[]? TestFiles, long TotalSteps,
+        int CheckpointEvery, int EvalEvery, ulong Seed, string Device);
+
+    public static int Run(TrainArguments a, Devices.DeviceOptions deviceOptions, CancellationToken cancel)
+    {
+        var log = Console.Error;
+        string runDir;
+        RunSettings settings;
+        BilmOptions options;
+        Vocabulary vocabulary;
+        using var device = ComputeDevice.Create(deviceOptions with { Precision = deviceOptions.Precision }, log);
+        device.MemoryHint = "lower batch_size in the options (or the model size)";
+
+        if (a.Resume is { } resumeDir)
+        {
+            runDir = resumeDir;
+            string settingsPath = Path.Combine(runDir, "run.json");
+            if (!File.Exists(settingsPath)) throw new InputException($"--resume {runDir}: there is no run.json there; give the folder of an earlier `elmo train`.");
+            settings = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(settingsPath))!;
+            (options, var warnings) = BilmOptions.Load(Path.Combine(runDir, "options.json"));
+            foreach (var w in warnings) log.WriteLine($"warning: {w}");
+            if (a.Options is { } given && BilmOptions.Load(given).Options.ToJson() != options.ToJson())
+                throw new InputException($"--options {given} differs from the options the run in {runDir} was started with; resume without --options.");
+            vocabulary = Vocabulary.Load(Path.Combine(runDir, "vocab.txt"));
+            if (a.Vocab is { } v && !Vocabulary.Load(v).Words.SequenceEqual(vocabulary.Words))
+                throw new InputException($"--vocab {v} differs from the vocabulary the run in {runDir} was started with; resume without --vocab.");
+        }
+        else
+        {
+            bool builtIn = a.Train is null;
+            string? brown = builtIn ? BrownCorpus.ExtractText(BrownCorpus.DefaultTextDirectory) : null;
+            var trainFiles = builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "train"), "--train") : CorpusFiles.Expand(a.Train!, "--train");
+            var devFiles = a.Dev is { } d ? CorpusFiles.Expand(d, "--dev") : builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "dev"), "--dev") : null;
+            var testFiles = a.Test is { } t ? CorpusFiles.Expand(t, "--test") : builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "test"), "--test") : null;
+
+            string presetName = a.Preset ?? ModelPresets.DefaultFor(device.Description.Kind);
+            if (a.Options is { } optionsPath)
+            {
+                (options, var warnings) = BilmOptions.Load(optionsPath);
+                foreach (var w in warnings) log.WriteLine($"warning: {w}");
+            }
+            else options = ModelPresets.Get(presetName);
+
+            var reader = new SentenceReader();
+            if (a.Vocab is { } vocabPath) vocabulary = Vocabulary.Load(vocabPath);
+            else (vocabulary, _) = Vocabulary.Build(trainFiles, a.MinCount, reader);
+            if (reader.Warning is { } warning) log.WriteLine(warning);
+            if (options.NTokensVocab is { } n && n != vocabulary.Count)
+                log.WriteLine($"warning: n_tokens_vocab is {n} in the options but the vocabulary has {vocabulary.Count} words; using the vocabulary's size.");
+            options = options with { NTokensVocab = vocabulary.Count, Seed = a.Seed ?? options.Seed };
+
+            long targets = LmBatcher.CountTargets(trainFiles);
+            long stepsPerEpoch = Math.Max(1, (targets + (long)options.BatchSize * options.UnrollSteps - 1) / ((long)options.BatchSize * options.UnrollSteps));
+            long total = a.Steps ?? (long)Math.Ceiling((a.Epochs ?? options.NEpochs) * stepsPerEpoch);
+            if (total < 1) throw new InputException("--steps/--epochs give no training step; ask for at least one.");
+            options = options with { NTrainTokens = targets };
+
+            runDir = a.Out ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss"));
+            Directory.CreateDirectory(runDir);
+            settings = new RunSettings(trainFiles.ToArray(), devFiles?.ToArray(), testFiles?.ToArray(), total,
+                a.CheckpointEvery, a.EvalEvery, options.Seed, device.Description.ToString());
+            options.Save(Path.Combine(runDir, "options.json"));
+            vocabulary.Save(Path.Combine(runDir, "vocab.txt"));
+            AtomicFile.WriteAllText(Path.Combine(runDir, "run.json"), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
+            log.WriteLine($"run folder: {runDir}");
+            log.WriteLine($"training corpus: {trainFiles.Count} file(s), {targets} targets per direction ({stepsPerEpoch} steps per epoch); vocabulary {vocabulary.Count} words; {total} steps");
+        }
+
+        log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}");
+        using var model = BidirectionalLanguageModel.Create(device, options, vocabulary);
+        log.WriteLine($"model: {model.Describe()}");
+        using var optimizer = new Optimizer(device, model.Parameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
+        var trainBatcher = new LmBatcher(settings.TrainFiles, vocabulary, options.BatchSize, options.UnrollSteps, training: true, settings.Seed);
+        Func<LmBatcher>? heldOut = settings.DevFiles is { } devs
+            ? () => new LmBatcher(devs, vocabulary, options.BatchSize, options.UnrollSteps, training: false, settings.Seed)
+            : null;
+        var plan = new TrainingPlan(settings.TotalSteps, settings.CheckpointEvery, settings.EvalEvery, options.AllClipNormVal, settings.Seed);
+        string optionsPrint = Checkpoint.Fingerprint(options.ToJson()), vocabPrint = Checkpoint.Fingerprint(string.Join('\n', vocabulary.Words));
+
+        TrainingOutcome outcome;
+        bool live = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        Trainer? trainer = null;
+        Trainer MakeTrainer(ITrainingObserver observer)
+        {
+            var t = new Trainer(device, model, optimizer, trainBatcher, heldOut, runDir, plan, observer, optionsPrint, vocabPrint);
+            if (a.Resume is not null) t.Resume();
+            return t;
+        }
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        ConsoleCancelEventHandler onCtrlC = (_, e) =>
+        {
+            e.Cancel = true;
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += onCtrlC;
+        try
+        {
+            if (live)
+            {
+                outcome = AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask("starting", maxValue: plan.TotalSteps);
+                        trainer = MakeTrainer(new ConsoleTrainingObserver(task, log));
+                        return trainer.Run(interrupt.Token);
+                    });
+            }
+            else
+            {
+                trainer = MakeTrainer(new ConsoleTrainingObserver(null, log));
+                outcome = trainer.Run(interrupt.Token);
+            }
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCtrlC;
+            if (trainer is not null) PlotLoss(trainer.Metrics, Path.Combine(runDir, "loss.png"));
+        }
+        if (outcome == TrainingOutcome.Interrupted) return 130;
+
+        var summary = new JsonObject { ["run"] = runDir, ["steps"] = settings.TotalSteps };
+        if (settings.TestFiles is { } tests)
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var (f, b, tokens) = model.Evaluate(new LmBatcher(tests, vocabulary, options.BatchSize, options.UnrollSteps, training: false, settings.Seed));
+            var report = EvaluationReport.FromLosses(settings.TotalSteps, f, b, tokens, watch.Elapsed.TotalSeconds);
+            double unigram = UnigramBaseline.Perplexity(vocabulary, settings.TrainFiles, tests);
+            Console.WriteLine($"test perplexity: forward {report.ForwardPerplexity:F2}, backward {report.BackwardPerplexity:F2}, mean {report.MeanPerplexity:F2} over {tokens} tokens");
+            Console.WriteLine($"unigram perplexity on the same test split: {unigram:F2} (the biLM's is {unigram / report.MeanPerplexity:F1}x lower)");
+            summary["test_perplexity_forward"] = report.ForwardPerplexity;
+            summary["test_perplexity_backward"] = report.BackwardPerplexity;
+            summary["test_perplexity"] = report.MeanPerplexity;
+            summary["unigram_test_perplexity"] = unigram;
+            summary["test_tokens"] = tokens;
+        }
+        AtomicFile.WriteAllText(Path.Combine(runDir, "result.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"model and metrics in {runDir}");
+        return 0;
+    }
+
+    /// <summary>loss.png: the training loss per direction and the held-out perplexity's log, by step.</summary>
+    static void PlotLoss(MetricsLog metrics, string path)
+    {
+        var records = metrics.ReadAll();
+        if (records.Count == 0) return;
+        var kind = records.FirstOrDefault(r => r["loss_kind"] is not null)?["loss_kind"]?.GetValue<string>() ?? "loss";
+        List<(double, double)> Series(string key) => records.Where(r => r[key] is not null)
+            .Select(r => ((double)r["step"]!.GetValue<long>(), r[key]!.GetValue<double>())).ToList();
+        var heldOut = Series("dev_perplexity").Select(p => (p.Item1, Math.Log(p.Item2))).ToList();
+        Charts.Lines(path, "Training", "step", $"{kind} (held-out: log perplexity)",
+        [
+            ($"forward {kind}", Series("loss_forward")),
+            ($"backward {kind}", Series("loss_backward")),
+            ("held-out log perplexity", heldOut),
+        ]);
+    }
+}

@@ -1,0 +1,108 @@
+using IlgpuElmo.Data;
+using IlgpuElmo.Training;
+
+namespace IlgpuElmo.Model;
+
+public sealed partial class BidirectionalLanguageModel
+{
+    /// <summary>
+    /// Opens a run folder written by `elmo train` (options.json, vocab.txt, checkpoint.bin) with its
+    /// latest checkpoint's weights.
+    /// </summary>
+    public static BidirectionalLanguageModel Load(ComputeDevice device, string runDirectory)
+    {
+        if (!Directory.Exists(runDirectory))
+            throw new InputException($"--model {runDirectory}: no such folder; give the folder `elmo train` wrote (or --options and --weights for published weights).");
+        string optionsPath = Path.Combine(runDirectory, "options.json");
+        if (!File.Exists(optionsPath))
+            throw new InputException($"--model {runDirectory}: there is no options.json; give the folder `elmo train` wrote.");
+        var (options, _) = BilmOptions.Load(optionsPath);
+        var vocabulary = Vocabulary.Load(Path.Combine(runDirectory, "vocab.txt"));
+        var model = new BidirectionalLanguageModel(device, options, vocabulary);
+        try
+        {
+            var (_, tensors) = Checkpoint.Load(runDirectory);
+            Checkpoint.Restore(Checkpoint.PathIn(runDirectory), device.Stream, tensors, model.Parameters.Select(p => (p.Name, p.Value)));
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+}
+
+public sealed partial class BidirectionalLanguageModel
+{
+    /// <summary>
+    /// A model from published weights: an options JSON and an HDF5 weight file in bilm-tf's layout (as
+    /// allennlp and bilm-tf publish them; see <see cref="Formats.BilmWeightNames"/>). The softmax is
+    /// not in published files; when the file has ours (an `elmo export`), it is loaded too, otherwise
+    /// the head stays untrained and only embedding is meaningful. A word-input model needs
+    /// <paramref name="vocabulary"/> (its embedding rows are its words); a character model may take
+    /// none (embedding needs no vocabulary).
+    /// </summary>
+    public static BidirectionalLanguageModel LoadPublished(ComputeDevice device, string optionsPath, string weightsPath, Vocabulary? vocabulary = null)
+    {
+        var (options, _) = BilmOptions.Load(optionsPath);
+        using var file = Formats.WeightFile.Open(weightsPath);
+        Formats.BilmWeightNames.Check(file, options);
+        if (vocabulary is null)
+        {
+            if (!options.UsesCharacters)
+                throw new InputException($"{weightsPath}: a word-input model needs its vocabulary (--vocab), whose lines are the embedding's rows.");
+            vocabulary = new Vocabulary([Vocabulary.Bos, Vocabulary.Eos, Vocabulary.Unk]);
+            // No vocabulary, no trained softmax to load: an exact head of the right shape keeps the model whole.
+            options = options with { Softmax = new SoftmaxOptions(SoftmaxKind.Full, [], 4f) };
+        }
+        var model = new BidirectionalLanguageModel(device, options with { NTokensVocab = vocabulary.Count }, vocabulary);
+        try
+        {
+            model.Initialize(options.Seed);
+            foreach (var p in model.Parameters)
+            {
+                bool inHead = model.Head.Parameters.Contains(p);
+                if (inHead && !file.Contains(p.Name)) continue;
+                p.Value.CopyFrom(device.Stream, ReadParameter(file, p));
+            }
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes the weights in bilm-tf's layout (atomically), readable by allennlp's Elmo and by
+    /// <see cref="LoadPublished"/>; our softmax goes in too, under its own names, for perplexity.
+    /// </summary>
+    public void ExportPublished(string weightsPath)
+    {
+        using var writer = new Formats.Hdf5Writer(weightsPath);
+        foreach (var p in Parameters)
+        {
+            var data = p.Value.ToArray(device.Stream);
+            if (p.Name == Formats.BilmWeightNames.CharEmbedding)
+            {
+                // Our table has a zero row 0 for the masking id; the published one starts at id 1.
+                int d = p.Shape[1];
+                writer.Add(p.Name, data.AsSpan(d), [p.Shape[0] - 1, d]);
+            }
+            else writer.Add(p.Name, data, p.Shape.Dims.ToArray());
+        }
+        writer.Commit();
+    }
+
+    static float[] ReadParameter(Formats.WeightFile file, Layers.Parameter p)
+    {
+        if (p.Name != Formats.BilmWeightNames.CharEmbedding) return file.Read(p.Name, p.Shape.Dims.ToArray());
+        int rows = p.Shape[0], d = p.Shape[1];
+        var stored = file.Read(p.Name, rows - 1, d);
+        var table = new float[rows * d];
+        stored.CopyTo(table, d);
+        return table;
+    }
+}

@@ -1,0 +1,126 @@
+using IlgpuElmo.Data;
+using IlgpuElmo.Encoders;
+using IlgpuElmo.Kernels;
+using IlgpuElmo.Layers;
+using IlgpuElmo.Softmax;
+using IlgpuElmo.Tensors;
+using IlgpuElmo.Training;
+
+namespace IlgpuElmo.Model;
+
+/// <summary>
+/// ELMo's biLM (Peters et al. 2018): a context-free token encoder (character CNN with highway layers
+/// and a projection, or a word embedding) shared by both directions; n LSTM-with-projection layers per
+/// direction with cell and projection clipping and residual links; a softmax over the vocabulary
+/// shared by both directions, predicting the next token forward and the previous token backward.
+/// Training reads bilm-tf's two streams (the backward one is the text reversed sentence by sentence),
+/// so each direction's stack runs over its own stream and carries its own state between windows;
+/// embedding runs the backward stack right to left within each sentence (<see cref="BidirectionalLstm"/>).
+/// </summary>
+public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, ISentenceEmbedder, IDisposable
+{
+    readonly ComputeDevice device;
+    readonly EmbeddingKernels tableRows;
+    readonly ElementwiseKernels elementwise;
+    readonly Workspace workspace;
+    readonly LstmState trainState;
+    readonly int trainBatch;
+    readonly CharacterMapper characters = new();
+
+    BidirectionalLanguageModel(ComputeDevice device, BilmOptions options, Vocabulary vocabulary)
+    {
+        this.device = device;
+        Options = options;
+        Vocabulary = vocabulary;
+        tableRows = device.Kernels(rt => new EmbeddingKernels(rt));
+        elementwise = device.Kernels(rt => new ElementwiseKernels(rt));
+        workspace = new Workspace(device);
+        var l = options.Lstm;
+        int p = options.TokenDim;
+        Encoder = options.CharCnn is { } cnn
+            ? new CharacterEncoder(device, EncoderOptions(cnn, p))
+            : new WordEmbeddingEncoder(device, vocabulary.Count, p);
+        Lstm = new BidirectionalLstm(device, l.NLayers, p, l.Dim, p, l.CellClip, l.ProjClip, l.UseSkipConnections);
+        var softmax = options.EffectiveSoftmax;
+        Head = softmax.Kind switch
+        {
+            SoftmaxKind.Full => new FullSoftmaxHead(device, vocabulary.Count, p),
+            SoftmaxKind.Sampled => new SampledSoftmaxHead(device, vocabulary.Count, p, Math.Min(options.NNegativeSamplesBatch, vocabulary.Count - 1), options.Seed),
+            _ => new AdaptiveSoftmaxHead(device, vocabulary.Count, p, softmax.Cutoffs, softmax.DivValue),
+        };
+        trainBatch = options.BatchSize;
+        trainState = Lstm.CreateState(trainBatch);
+    }
+
+    public BilmOptions Options { get; }
+    public Vocabulary Vocabulary { get; }
+    public ITokenEncoder Encoder { get; }
+    public BidirectionalLstm Lstm { get; }
+    public ISoftmaxHead Head { get; }
+
+    public IEnumerable<Parameter> Parameters => Encoder.Parameters.Concat(Lstm.Parameters).Concat(Head.Parameters);
+
+    public string TrainingLossName => Head is SampledSoftmaxHead ? "sampled softmax loss" : "cross-entropy";
+    public bool TrainingLossIsExact => Head is not SampledSoftmaxHead;
+
+    public IEnumerable<(string Name, DeviceTensor<float> Tensor)> StateTensors =>
+        [("lstm/h", trainState.AllH), ("lstm/c", trainState.AllC)];
+
+    /// <summary>A new model with freshly initialised weights (seeded by the options' seed).</summary>
+    public static BidirectionalLanguageModel Create(ComputeDevice device, BilmOptions options, Vocabulary vocabulary)
+    {
+        var model = new BidirectionalLanguageModel(device, options, vocabulary);
+        model.Initialize(options.Seed);
+        return model;
+    }
+
+    /// <summary>A line describing the model's shape and size for logs.</summary>
+    public string Describe()
+    {
+        long count = Parameters.Sum(p => p.Value.Length);
+        string encoder = Options.CharCnn is { } c
+            ? $"char CNN ({c.NFilters} filters, {c.NHighway} highway) -> {Options.TokenDim}"
+            : $"word embedding {Vocabulary.Count} x {Options.TokenDim}";
+        var s = Options.EffectiveSoftmax;
+        string head = s.Kind switch
+        {
+            SoftmaxKind.Sampled => $"sampled softmax ({Math.Min(Options.NNegativeSamplesBatch, Vocabulary.Count - 1)} negatives)",
+            SoftmaxKind.Adaptive => $"adaptive softmax (cutoffs {string.Join(",", s.Cutoffs)}, div {s.DivValue})",
+            _ => "full softmax",
+        };
+        return $"{encoder}; {Options.Lstm.NLayers} x LSTM {Options.Lstm.Dim}/{Options.Lstm.ProjectionDim} per direction; " +
+               $"{head} over {Vocabulary.Count} words; {count / 1e6:F2}M parameters";
+    }
+
+    /// <summary>The encoder's view of the options file's char_cnn block.</summary>
+    static Encoders.CharCnnOptions EncoderOptions(CharCnnOptions cnn, int projectionDim) => new(
+        cnn.EmbeddingDim, cnn.Filters.Select(f => (f.Width, f.Count)).ToList(), cnn.NHighway, projectionDim,
+        cnn.Activation == CharActivation.Relu ? CharCnnActivation.Relu : CharCnnActivation.Tanh,
+        CharacterMapper.TableRows, cnn.MaxCharactersPerToken);
+
+    void Initialize(ulong seed)
+    {
+        if (Encoder is CharacterEncoder chars) chars.Initialize((int)(seed & 0x7fffffff));
+        else foreach (var p in Encoder.Parameters) ParameterInit.Uniform(device, p, Math.Sqrt(3.0 / p.Shape[1]), seed);
+        foreach (var layer in Lstm.Directions.SelectMany(d => d.Layers))
+        {
+            ParameterInit.Glorot(device, layer.Kernel, layer.Kernel.Shape[0], layer.Kernel.Shape[1], seed);
+            ParameterInit.Constant(device, layer.Bias, 0f);
+            ParameterInit.Glorot(device, layer.Projection, layer.Projection.Shape[0], layer.Projection.Shape[1], seed);
+        }
+        foreach (var p in Head.Parameters)
+        {
+            if (p.Shape.Rank == 1) ParameterInit.Constant(device, p, 0f);
+            else ParameterInit.Uniform(device, p, 1.0 / Math.Sqrt(p.Shape[1]), seed);
+        }
+    }
+
+    public void Dispose()
+    {
+        trainState.Dispose();
+        workspace.Dispose();
+        (Encoder as IDisposable)?.Dispose();
+        Lstm.Dispose();
+        Head.Dispose();
+    }
+}
