@@ -58,6 +58,13 @@ public sealed class EmbeddingKernels
     public void ScatterAdd(AcceleratorStream s, ArrayView<float> gradOutput, int dim, ArrayView<int> ids, ArrayView<float> tableGrad)
     {
         if (gradOutput.Length != ids.Length * dim) throw new ArgumentException($"ScatterAdd: gradient has {gradOutput.Length} elements, expected [{ids.Length}, {dim}].");
+        if (runtime.RunOnHost)
+        {
+            // In position order on one thread: the same sums in the same order every run (host execution is
+            // bit-reproducible); GPU atomics add in arrival order (use SegmentedScatterAdd where that matters).
+            for (int i = 0; i < gradOutput.Length; i++) tableGrad[(long)ids[i / dim] * dim + i % dim] += gradOutput[i];
+            return;
+        }
         runtime.For(s, gradOutput.Length, (st, i) => scatterAdd(st, i, gradOutput, dim, ids, tableGrad),
             i => ScatterAddKernel(i, gradOutput, dim, ids, tableGrad));
     }
@@ -153,7 +160,12 @@ public sealed class EmbeddingKernels
     public static void ScatterAddKernel(Index1D i, ArrayView<float> gradOutput, int dim, ArrayView<int> ids, ArrayView<float> tableGrad)
     {
         int row = i / dim, col = i - row * dim;
-        Atomic.Add(ref tableGrad[(long)ids[row] * dim + col], gradOutput[i]);
+        long at = (long)ids[row] * dim + col;
+        float value = gradOutput[i];
+        // ILGPU's CPU and OpenCL atomics are compare-and-swap loops that never finish on NaN (NaN != NaN):
+        // a diverged gradient is stored plainly, and training stops on it at the next norm check.
+        if (float.IsNaN(value) || float.IsNaN(tableGrad[at])) tableGrad[at] = float.NaN;
+        else Atomic.Add(ref tableGrad[at], value);
     }
 
     /// <summary>Thread (u, col): one touched row's column, its positions summed in ascending order.</summary>

@@ -31,7 +31,7 @@ static class TrainCommand
         var epochs = new Option<double?>("--epochs") { Description = "Passes over the training corpus (default: the options' n_epochs)" };
         var steps = new Option<long?>("--steps") { Description = "Training steps (overrides --epochs)" };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints", DefaultValueFactory = _ => 100 };
-        var evalEvery = new Option<int>("--eval-every") { Description = "Steps between held-out perplexity reports", DefaultValueFactory = _ => 200 };
+        var evalEvery = new Option<int>("--eval-every") { Description = "Steps between held-out perplexity reports (and at the end)", DefaultValueFactory = _ => 400 };
         var seed = new Option<ulong?>("--seed") { Description = "Random seed (default: the options' seed)" };
         var command = new Command("train", "Train a bidirectional language model (ELMo)");
         foreach (var o in new Option[] { train, dev, test, vocab, minCount, options, preset, output, resume, epochs, steps, checkpointEvery, evalEvery, seed })
@@ -95,14 +95,14 @@ static class TrainCommand
             else options = ModelPresets.Get(presetName);
 
             var reader = new SentenceReader();
-            if (a.Vocab is { } vocabPath) vocabulary = Vocabulary.Load(vocabPath);
-            else (vocabulary, _) = Vocabulary.Build(trainFiles, a.MinCount, reader);
+            long targets = LmBatcher.CountTargets(trainFiles, reader);
             if (reader.Warning is { } warning) log.WriteLine(warning);
+            if (a.Vocab is { } vocabPath) vocabulary = Vocabulary.Load(vocabPath);
+            else (vocabulary, _) = Vocabulary.Build(trainFiles, a.MinCount, new SentenceReader());
             if (options.NTokensVocab is { } n && n != vocabulary.Count)
                 log.WriteLine($"warning: n_tokens_vocab is {n} in the options but the vocabulary has {vocabulary.Count} words; using the vocabulary's size.");
             options = options with { NTokensVocab = vocabulary.Count, Seed = a.Seed ?? options.Seed };
 
-            long targets = LmBatcher.CountTargets(trainFiles);
             long stepsPerEpoch = Math.Max(1, (targets + (long)options.BatchSize * options.UnrollSteps - 1) / ((long)options.BatchSize * options.UnrollSteps));
             long total = a.Steps ?? (long)Math.Ceiling((a.Epochs ?? options.NEpochs) * stepsPerEpoch);
             if (total < 1) throw new InputException("--steps/--epochs give no training step; ask for at least one.");
@@ -180,7 +180,8 @@ static class TrainCommand
             var report = EvaluationReport.FromLosses(settings.TotalSteps, f, b, tokens, watch.Elapsed.TotalSeconds);
             double unigram = UnigramBaseline.Perplexity(vocabulary, settings.TrainFiles, tests);
             Console.WriteLine($"test perplexity: forward {report.ForwardPerplexity:F2}, backward {report.BackwardPerplexity:F2}, mean {report.MeanPerplexity:F2} over {tokens} tokens");
-            Console.WriteLine($"unigram perplexity on the same test split: {unigram:F2} (the biLM's is {unigram / report.MeanPerplexity:F1}x lower)");
+            double ratio = unigram / report.MeanPerplexity;
+            Console.WriteLine($"unigram perplexity on the same test split: {unigram:F2} (the biLM's is {(ratio >= 1 ? $"{ratio:F2}x lower" : $"{1 / ratio:F2}x higher")})");
             summary["test_perplexity_forward"] = report.ForwardPerplexity;
             summary["test_perplexity_backward"] = report.BackwardPerplexity;
             summary["test_perplexity"] = report.MeanPerplexity;

@@ -2,6 +2,7 @@ using IlgpuElmo.Data;
 using IlgpuElmo.Encoders;
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
+using IlgpuElmo.Softmax;
 using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Model;
@@ -15,13 +16,14 @@ public sealed partial class BidirectionalLanguageModel
     /// <summary>Zeroes the LSTM states carried between training windows (a fresh start of the streams).</summary>
     public void ResetStates() => trainState.Clear(device.Stream);
 
-    public (double Forward, double Backward) TrainStep(LmBatch batch, ulong seed)
+    public (double Forward, double Backward) TrainStep(LmBatch batch, long step, ulong seed)
     {
         if (batch.BatchSize != trainBatch)
             throw new ArgumentException($"Training batches must have batch_size {trainBatch} rows (the carried LSTM state's); got {batch.BatchSize}.");
         var s = device.Stream;
         int steps = batch.Steps, b = batch.BatchSize, n = steps * b, p = Options.TokenDim;
         Head.BeginStep(s);
+        if (Head is SampledSoftmaxHead sampled) sampled.Calls = 2 * step; // one sample per direction per step
         using var lengths = SequenceLengths.Upload(device, batch.Lengths);
         var input = EncodeWindow(batch.ForwardTokens, batch.BackwardTokens, steps, b, out var positions, out var positionMap);
         float rate = Options.Dropout;

@@ -23,16 +23,16 @@ public static class ModelPresets
     public static string DefaultFor(DeviceKind kind) => kind == DeviceKind.Cpu ? "cpu-small" : "gpu-medium";
 
     public static BilmOptions CpuSmall => new(
-        CharCnn: new CharCnnOptions(16, [new(1, 32), new(2, 32), new(3, 64), new(4, 128)], 1, 262, 50, CharActivation.Relu),
-        Lstm: new LstmOptions(512, 128, 2, 3f, 3f, true),
+        CharCnn: new CharCnnOptions(8, [new(1, 32), new(2, 32), new(3, 64), new(4, 64)], 1, 262, 50, CharActivation.Relu),
+        Lstm: new LstmOptions(256, 128, 2, 3f, 3f, true),
         Dropout: 0.1f,
         BatchSize: 64,
         UnrollSteps: 20,
         NEpochs: 1,
         AllClipNormVal: 10f,
-        Softmax: new SoftmaxOptions(SoftmaxKind.Adaptive, [2000, 10000], 4f),
-        Optimizer: OptimizerKind.Adagrad,
-        LearningRate: 0.2f);
+        Softmax: new SoftmaxOptions(SoftmaxKind.Adaptive, [1000, 6000], 4f),
+        Optimizer: OptimizerKind.Adam,
+        LearningRate: 0.002f);
 
     public static BilmOptions GpuMedium => new(
         CharCnn: new CharCnnOptions(16, [new(1, 32), new(2, 32), new(3, 64), new(4, 128), new(5, 256), new(6, 512)], 2, 262, 50, CharActivation.Relu),

@@ -69,8 +69,11 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
 
     public LogUniformSampler Sampler { get; }
 
-    /// <summary>How many samples have been drawn (the index of the next call's sample).</summary>
-    public long Calls { get; private set; }
+    /// <summary>
+    /// How many samples have been drawn (the index of the next call's sample). Samples are a pure function
+    /// of (seed, call), so setting it continues a run's sequence exactly (a trainer sets it from the step).
+    /// </summary>
+    public long Calls { get; set; }
 
     /// <summary>TensorFlow's subtract_log_q: subtract log(expected count) from the logits (true in sampled_softmax_loss).</summary>
     public bool SubtractLogQ { get; init; } = true;

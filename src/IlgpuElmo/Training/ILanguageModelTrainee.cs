@@ -14,11 +14,12 @@ public interface ILanguageModelTrainee : IHasParameters
     bool TrainingLossIsExact { get; }
 
     /// <summary>
-    /// Forward and backward over one window with dropout from <paramref name="seed"/>; accumulates every
-    /// parameter's gradient (of the mean of the two directions' mean token losses) and carries LSTM
-    /// states to the next window. Returns each direction's mean token loss.
+    /// Forward and backward over window number <paramref name="step"/> with dropout from
+    /// <paramref name="seed"/>; accumulates every parameter's gradient (of the mean of the two directions'
+    /// mean token losses) and carries LSTM states to the next window. Every random choice depends only on
+    /// (seed, step), so a resumed run repeats an uninterrupted one. Returns each direction's mean token loss.
     /// </summary>
-    (double Forward, double Backward) TrainStep(LmBatch batch, ulong seed);
+    (double Forward, double Backward) TrainStep(LmBatch batch, long step, ulong seed);
 
     /// <summary>Exact mean negative log-likelihood per direction over one pass of <paramref name="batcher"/> (no dropout, own states).</summary>
     (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher);

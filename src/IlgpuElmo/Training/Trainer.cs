@@ -77,7 +77,7 @@ public sealed class Trainer(
             }
             var batch = train.Next() ?? throw new InvalidOperationException("The training batcher ran dry.");
             ulong stepSeed = CounterRandom.Hash(plan.Seed, (ulong)step);
-            var (lossF, lossB) = model.TrainStep(batch, stepSeed);
+            var (lossF, lossB) = model.TrainStep(batch, step, stepSeed);
             double norm = optimizer.GradientNorm();
             if (!double.IsFinite(lossF) || !double.IsFinite(lossB) || !double.IsFinite(norm))
                 throw new TrainingDivergedException(

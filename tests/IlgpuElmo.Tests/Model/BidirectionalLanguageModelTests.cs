@@ -25,7 +25,7 @@ public class BidirectionalLanguageModelTests
         Assert.InRange(before, vocab.Count * 0.5, vocab.Count * 2.0);
         for (int step = 0; step < 600; step++)
         {
-            var (lf, lb) = model.TrainStep(batcher.Next()!, (ulong)step);
+            var (lf, lb) = model.TrainStep(batcher.Next()!, step, (ulong)step);
             Assert.True(double.IsFinite(lf) && double.IsFinite(lb));
             optimizer.Step(GradientClipping.Scale(optimizer.GradientNorm(), 10));
         }
@@ -53,7 +53,7 @@ public class BidirectionalLanguageModelTests
         {
             model.ResetStates();
             foreach (var p in model.Parameters) p.Gradient.Clear(device.Stream);
-            var (f, b) = model.TrainStep(batch, 1);
+            var (f, b) = model.TrainStep(batch, 0, 1);
             return (f + b) / 2;
         }
         Loss();

@@ -1,0 +1,101 @@
+using IlgpuElmo.Cli;
+using IlgpuElmo.Formats;
+using IlgpuElmo.Model;
+using IlgpuElmo.Tests.Model;
+
+namespace IlgpuElmo.Tests.Cli;
+
+/// <summary>The commands end to end on a tiny corpus and model: train, eval, embed, dump, resume, bad input.</summary>
+public class TrainCommandTests
+{
+    static (string Corpus, string Options) Setup(TempDirectory temp)
+    {
+        string corpus = TinyModels.Corpus(temp, 40, 1);
+        string options = Path.Combine(temp.Path, "options.json");
+        TinyModels.Options(chars: true, SoftmaxKind.Adaptive, dropout: 0.1f).Save(options);
+        return (corpus, options);
+    }
+
+    static int Elmo(TextWriter error, params string[] args) => Program.Run(args, error);
+
+    [Fact]
+    public void TrainWritesTheRunAndTheOtherCommandsUseIt()
+    {
+        using var temp = new TempDirectory();
+        var (corpus, options) = Setup(temp);
+        string run = Path.Combine(temp.Path, "run");
+        var error = new StringWriter();
+        Assert.Equal(0, Elmo(error, "train", "--train", corpus, "--dev", corpus, "--test", corpus, "--options", options,
+            "--min-count", "1", "--steps", "6", "--checkpoint-every", "4", "--eval-every", "3", "--out", run));
+        foreach (var file in new[] { "options.json", "vocab.txt", "run.json", "checkpoint.bin", "metrics.jsonl", "loss.png", "result.json" })
+            Assert.True(File.Exists(Path.Combine(run, file)), $"{file} missing; stderr: {error}");
+        var metrics = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"));
+        Assert.Equal(6 + 2, metrics.Length);
+        Assert.Contains("dev_perplexity", metrics[3]);
+        Assert.Contains("unigram_test_perplexity", File.ReadAllText(Path.Combine(run, "result.json")));
+
+        Assert.Equal(0, Elmo(error, "eval", "--model", run, "--test", corpus));
+
+        string sentences = temp.File("sentences.txt", "the cat sat on the mat .\n\na dog ran to her car .\n");
+        string embeddings = Path.Combine(temp.Path, "e.hdf5");
+        Assert.Equal(0, Elmo(error, "embed", "--model", run, "--input", sentences, "--out", embeddings, "--batch-size", "2"));
+        using (var file = WeightFile.Open(embeddings))
+        {
+            Assert.Equal([3, 7, 16], file.ShapeOf("0"));
+            Assert.Equal([3, 0, 16], file.ShapeOf("1"));
+            Assert.Equal([3, 7, 16], file.ShapeOf("2"));
+        }
+
+        string vocab = Path.Combine(run, "vocab.txt");
+        string tokens = Path.Combine(temp.Path, "tokens.hdf5");
+        Assert.Equal(0, Elmo(error, "dump-token-embeddings", "--model", run, "--vocab", vocab, "--out", tokens));
+        var vectors = TokenEmbeddingsFile.Read(tokens, out int words, out int dim);
+        Assert.Equal(File.ReadAllLines(vocab).Length, words);
+        Assert.Equal(8, dim);
+        Assert.All(vectors, v => Assert.True(float.IsFinite(v)));
+
+        // Resuming with other options is refused; with the run's own it continues to the same step count.
+        string other = Path.Combine(temp.Path, "other.json");
+        TinyModels.Options(chars: false, SoftmaxKind.Full).Save(other);
+        var refused = new StringWriter();
+        Assert.Equal(2, Elmo(refused, "train", "--resume", run, "--options", other));
+        Assert.Contains("differs", refused.ToString());
+    }
+
+    [Fact]
+    public void BadCorporaAreClearErrors()
+    {
+        using var temp = new TempDirectory();
+        var (corpus, options) = Setup(temp);
+        var error = new StringWriter();
+        Assert.Equal(2, Elmo(error, "train", "--train", Path.Combine(temp.Path, "missing", "*.txt"), "--options", options, "--out", Path.Combine(temp.Path, "r1")));
+        Assert.Contains("--train", error.ToString());
+        string empty = temp.File("empty.txt", "");
+        error = new StringWriter();
+        Assert.Equal(2, Elmo(error, "train", "--train", empty, "--options", options, "--out", Path.Combine(temp.Path, "r2")));
+        Assert.Contains("empty", error.ToString());
+    }
+
+    [Fact]
+    public void InvalidUtf8AndVeryLongTokensAreHandled()
+    {
+        using var temp = new TempDirectory();
+        var (corpus, options) = Setup(temp);
+        string messy = Path.Combine(temp.Path, "messy.txt");
+        File.WriteAllBytes(messy, [.. File.ReadAllBytes(corpus), 0xC3, 0x28, (byte)'\n',
+            .. System.Text.Encoding.UTF8.GetBytes(new string('x', 80) + " the cat sat .\n")]);
+        var error = new StringWriter();
+        Console.SetError(error);
+        try
+        {
+            Assert.Equal(0, Elmo(error, "train", "--train", messy, "--options", options, "--min-count", "1", "--steps", "2",
+                "--out", Path.Combine(temp.Path, "r")));
+        }
+        finally
+        {
+            Console.SetError(new StreamWriter(Console.OpenStandardError()) { AutoFlush = true });
+        }
+        Assert.Contains("not valid UTF-8", error.ToString());
+        Assert.Contains("messy.txt:41", error.ToString());
+    }
+}

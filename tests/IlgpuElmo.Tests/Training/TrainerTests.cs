@@ -1,0 +1,124 @@
+using IlgpuElmo.Data;
+using IlgpuElmo.Model;
+using IlgpuElmo.Tests.Model;
+using IlgpuElmo.Training;
+
+namespace IlgpuElmo.Tests.Training;
+
+public class TrainerTests
+{
+    sealed class Recorder(Action<StepReport>? onStep = null) : ITrainingObserver
+    {
+        public List<StepReport> Steps { get; } = new();
+        public void OnStep(StepReport report, string lossName, bool lossIsExact) { Steps.Add(report); onStep?.Invoke(report); }
+        public void OnEvaluation(EvaluationReport report) { }
+        public void OnCheckpoint(long step, string path) { }
+        public void OnMessage(string message) { }
+    }
+
+    sealed class Crash : Exception;
+
+    /// <summary>One training run in <paramref name="dir"/>: model, optimizer and trainer over the tiny corpus.</summary>
+    sealed class Run : IDisposable
+    {
+        public Run(string dir, string corpus, bool chars, ITrainingObserver observer, float learningRate = 0.2f, long steps = 8, int checkpointEvery = 3)
+        {
+            Vocabulary = TinyModels.VocabularyOf(corpus);
+            Options = TinyModels.Options(chars, SoftmaxKind.Sampled, dropout: 0.2f) with { NTokensVocab = Vocabulary.Count };
+            Model = BidirectionalLanguageModel.Create(TestDevices.Host, Options, Vocabulary);
+            Optimizer = new Optimizer(TestDevices.Host, Model.Parameters, new OptimizerOptions(OptimizerKind.Adagrad, learningRate));
+            var batcher = new LmBatcher([corpus], Vocabulary, Options.BatchSize, Options.UnrollSteps, training: true, seed: 11);
+            Trainer = new Trainer(TestDevices.Host, Model, Optimizer, batcher, null, dir, new TrainingPlan(steps, checkpointEvery, 0, 10, 11),
+                observer, Checkpoint.Fingerprint(Options.ToJson()), Checkpoint.Fingerprint(string.Join('\n', Vocabulary.Words)));
+        }
+
+        public Vocabulary Vocabulary { get; }
+        public BilmOptions Options { get; }
+        public BidirectionalLanguageModel Model { get; }
+        public Optimizer Optimizer { get; }
+        public Trainer Trainer { get; }
+        public float[][] Weights() => Model.Parameters.Select(p => p.Value.ToArray(TestDevices.Host.Stream)).ToArray();
+
+        public void Dispose()
+        {
+            Optimizer.Dispose();
+            Model.Dispose();
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AKilledRunResumedFromItsCheckpointEndsExactlyAsAnUninterruptedOne(bool chars)
+    {
+        using var temp = new TempDirectory();
+        string corpus = TinyModels.Corpus(temp, 40, 1);
+        string whole = Path.Combine(temp.Path, "whole"), killed = Path.Combine(temp.Path, "killed");
+        Directory.CreateDirectory(whole);
+        Directory.CreateDirectory(killed);
+        float[][] expected;
+        var wholeSteps = new Recorder();
+        using (var run = new Run(whole, corpus, chars, wholeSteps))
+        {
+            Assert.Equal(TrainingOutcome.Completed, run.Trainer.Run(CancellationToken.None));
+            expected = run.Weights();
+        }
+        using (var run = new Run(killed, corpus, chars, new Recorder(r => { if (r.Step == 5) throw new Crash(); })))
+            Assert.Throws<Crash>(() => run.Trainer.Run(CancellationToken.None));
+        var resumedSteps = new Recorder();
+        using (var run = new Run(killed, corpus, chars, resumedSteps))
+        {
+            run.Trainer.Resume();
+            Assert.Equal(3, run.Trainer.Step);
+            run.Trainer.Run(CancellationToken.None);
+            var actual = run.Weights();
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i]);
+        }
+        Assert.Equal(wholeSteps.Steps.Skip(3).Select(s => s.MeanLoss), resumedSteps.Steps.Select(s => s.MeanLoss));
+        var metrics = new MetricsLog(Path.Combine(killed, "metrics.jsonl")).ReadAll();
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), metrics.Select(m => m["step"]!.GetValue<long>()));
+    }
+
+    [Fact]
+    public void CancellingCheckpointsAndStops()
+    {
+        using var temp = new TempDirectory();
+        string corpus = TinyModels.Corpus(temp, 40, 1);
+        using var cancel = new CancellationTokenSource();
+        using var run = new Run(temp.Path, corpus, false, new Recorder(r => { if (r.Step == 2) cancel.Cancel(); }), checkpointEvery: 100);
+        Assert.Equal(TrainingOutcome.Interrupted, run.Trainer.Run(cancel.Token));
+        var (position, _) = Checkpoint.Load(temp.Path);
+        Assert.Equal(2, position.Step);
+    }
+
+    [Fact]
+    public void DivergenceStopsNamingTheStepAndKeepsTheLastGoodCheckpoint()
+    {
+        using var temp = new TempDirectory();
+        string corpus = TinyModels.Corpus(temp, 40, 1);
+        using var run = new Run(temp.Path, corpus, false, new Recorder(), learningRate: 1e30f, steps: 50, checkpointEvery: 1);
+        var e = Assert.Throws<TrainingDivergedException>(() => run.Trainer.Run(CancellationToken.None));
+        Assert.Matches("at step [0-9]+", e.Message);
+        int failed = int.Parse(System.Text.RegularExpressions.Regex.Match(e.Message, "at step ([0-9]+)").Groups[1].Value);
+        var (position, tensors) = Checkpoint.Load(temp.Path);
+        Assert.Equal(failed - 1, position.Step);
+        Assert.All(tensors.Values, t => Assert.All(t.Data, v => Assert.True(float.IsFinite(v))));
+    }
+
+    [Fact]
+    public void ResumeRejectsATruncatedCheckpointAndOtherOptions()
+    {
+        using var temp = new TempDirectory();
+        string corpus = TinyModels.Corpus(temp, 40, 1);
+        using (var run = new Run(temp.Path, corpus, false, new Recorder(), steps: 3))
+            run.Trainer.Run(CancellationToken.None);
+        string path = Checkpoint.PathIn(temp.Path);
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 100)]);
+        using (var run = new Run(temp.Path, corpus, false, new Recorder()))
+            Assert.Contains("truncated", Assert.Throws<InputException>(() => run.Trainer.Resume()).Message);
+        File.WriteAllBytes(path, bytes);
+        using var other = new Run(temp.Path, corpus, true, new Recorder());
+        Assert.Contains("different options", Assert.Throws<InputException>(() => other.Trainer.Resume()).Message);
+    }
+}
