@@ -61,7 +61,7 @@ static class TrainCommand
         RunSettings settings;
         BilmOptions options;
         Vocabulary vocabulary;
-        using var device = ComputeDevice.Create(deviceOptions with { Precision = deviceOptions.Precision }, log);
+        using var device = ComputeDevice.Create(deviceOptions, log);
         device.MemoryHint = "lower batch_size in the options (or the model size)";
 
         if (a.Resume is { } resumeDir)

@@ -62,8 +62,9 @@ public sealed partial class BidirectionalLanguageModel
             model.Initialize(options.Seed);
             foreach (var p in model.Parameters)
             {
-                bool inHead = model.Head.Parameters.Contains(p);
-                if (inHead && !file.Contains(p.Name)) continue;
+                // The softmax rows are words of a vocabulary: without the file's own softmax of this
+                // vocabulary's size, the head stays as initialised (embedding does not use it).
+                if (model.Head.Parameters.Contains(p) && file.ShapeOf(p.Name)?.SequenceEqual(p.Shape.Dims.ToArray()) != true) continue;
                 p.Value.CopyFrom(device.Stream, ReadParameter(file, p));
             }
             return model;
