@@ -39,6 +39,7 @@ public static class Program
         root.Subcommands.Add(EmbedCommand.Create());
         root.Subcommands.Add(DumpTokenEmbeddingsCommand.Create());
         root.Subcommands.Add(ProbeCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 }

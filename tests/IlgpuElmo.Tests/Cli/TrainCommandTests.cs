@@ -99,3 +99,17 @@ public class TrainCommandTests
         Assert.Contains("messy.txt:41", error.ToString());
     }
 }
+
+public class BenchCommandTests
+{
+    [Fact]
+    public void TimesTrainingStepsOnSyntheticText()
+    {
+        var options = TinyModels.Options(chars: true, SoftmaxKind.Sampled);
+        var r = IlgpuElmo.Cli.Commands.BenchCommand.Run(TestDevices.Host, options, vocabularySize: 60, steps: 2, warmup: 1);
+        Assert.Equal(2 * options.BatchSize * options.UnrollSteps, r.TokensPerStep);
+        Assert.True(r.TokensPerSecond > 0 && double.IsFinite(r.TokensPerSecond));
+        Assert.Contains("sampled softmax", r.Model);
+        Assert.Equal(2, IlgpuElmo.Cli.Program.Run(["bench", "--vocab-size", "3"], TextWriter.Null));
+    }
+}
