@@ -18,6 +18,10 @@ dotnet .gpu/IlgpuElmo.Cli/elmo.dll selfcheck --device cuda | tee "$out/selfcheck
 dotnet .gpu/IlgpuElmo.Cli/elmo.dll selfcheck --device cuda --precision tf32 | tee "$out/selfcheck-cuda-tf32.txt"
 dotnet .gpu/IlgpuElmo.Cli/elmo.dll selfcheck --device opencl | tee "$out/selfcheck-opencl.txt"
 
+echo "== training throughput at the published ELMo size (issue 6: 60k tokens/s fp32, 100k TF32 targets)"
+dotnet .gpu/IlgpuElmo.Cli/elmo.dll bench --device cuda --preset elmo-original --vocab-size 793471 --precision fp32 | tee "$out/bench-fp32.txt"
+dotnet .gpu/IlgpuElmo.Cli/elmo.dll bench --device cuda --preset elmo-original --vocab-size 793471 --precision tf32 | tee "$out/bench-tf32.txt"
+
 echo "== peers (PyTorch, same machine, same run)"
 for peer in benchmarks/peers/*.py; do
   echo "-- $peer"
@@ -31,3 +35,4 @@ dotnet .gpu/IlgpuElmo.Benchmarks/IlgpuElmo.Benchmarks.dll --inprocess --job shor
 echo "== summary"
 grep -h -E '^\|' "$out"/bdn/results/*-report-github.md 2>/dev/null
 for f in "$out"/peer-*.txt; do echo "-- $(basename "$f")"; tail -n 20 "$f"; done
+tail -n 1 "$out"/bench-*.txt
