@@ -14,25 +14,13 @@ TF32 with both on. Prints the median milliseconds over 50 timed runs after 10 wa
 
 Run on the GPU machine:  python3 benchmarks/peers/lstm_peer.py
 """
-import time
 
 import torch
 
+from timing import median_ms
+
 T, B, IN, H, P = 20, 128, 512, 4096, 512
 
-
-def median_ms(step, warmup=10, runs=50):
-    for _ in range(warmup):
-        step()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        step()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def main():

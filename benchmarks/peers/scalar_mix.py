@@ -5,9 +5,10 @@ over 200 timed runs after 20 warm-up runs, CUDA-synchronised.
 
 Run on the GPU machine:  python3 benchmarks/peers/scalar_mix.py
 """
-import time
 
 import torch
+
+from timing import median_ms
 
 
 def scalar_mix(layers, mask, s, gamma, layer_norm):
@@ -24,19 +25,6 @@ def scalar_mix(layers, mask, s, gamma, layer_norm):
         out = out + w[l] * (x - mean) / torch.sqrt(var + 1e-12)
     return gamma * out
 
-
-def median_ms(fn, warmup=20, runs=200):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def main():

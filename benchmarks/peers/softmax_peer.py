@@ -14,11 +14,12 @@ Prints, for fp32 and TF32 matmuls, the median milliseconds over 50 timed steps a
 Run on the GPU machine:  python3 benchmarks/peers/softmax_peer.py
 """
 import math
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from timing import median_ms
 
 N, P = 2560, 512
 FULL_V = 50_000
@@ -56,19 +57,6 @@ def log_expected_count(ids, v, s, tries):
 def uniform(shape, bound, device):
     return ((torch.rand(shape, device=device) * 2 - 1) * bound).requires_grad_(True)
 
-
-def median_ms(step, warmup=10, runs=50):
-    for _ in range(warmup):
-        step()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        step()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def main():
