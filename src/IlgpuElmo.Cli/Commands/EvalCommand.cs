@@ -15,18 +15,18 @@ static class EvalCommand
     public static Command Create()
     {
         var device = new DeviceArguments();
-        var model = new Option<string>("--model") { Description = "A run folder written by `elmo train`", Required = true };
+        var model = new ModelArguments();
         var test = new Option<string?>("--test") { Description = "Corpus to evaluate (default: the shipped Brown test split)" };
         var batchSize = new Option<int?>("--batch-size") { Description = "Parallel streams (default: the model's batch_size)" };
         var command = new Command("eval", "Exact held-out perplexity of a trained biLM");
-        command.Options.Add(model);
+        model.AddTo(command);
         command.Options.Add(test);
         command.Options.Add(batchSize);
         device.AddTo(command);
         command.SetAction(result =>
         {
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
-            using var lm = BidirectionalLanguageModel.Load(dev, result.GetValue(model)!);
+            using var lm = model.Open(result, dev);
             var files = result.GetValue(test) is { } t
                 ? CorpusFiles.Expand(t, "--test")
                 : CorpusFiles.Expand(Path.Combine(BrownCorpus.ExtractText(BrownCorpus.DefaultTextDirectory), "test"), "--test");

@@ -9,20 +9,34 @@ namespace IlgpuElmo.Linalg;
 /// cuBLAS through ILGPU.Algorithms, on the caller's stream. cuBLAS is column-major: a row-major
 /// C[M,N] = op(A) op(B) is computed as the column-major C^T[N,M] = op(B)^T op(A)^T, i.e. operands
 /// swapped with their own transpose flags. Strided batches go through our own P/Invoke of
-/// cublasSgemmStridedBatched on the same handle.
+/// cublasSgemmStridedBatched on the same handle. Each stream gets its own handle: a handle's workspace
+/// must not be shared by GEMMs running concurrently on two streams (the LSTM's two directions).
 /// </summary>
 public sealed class CuBlasGemm : IGemmBackend
 {
-    readonly CuBlas blas;
-    AcceleratorStream? boundStream;
+    readonly CudaAccelerator accelerator;
+    readonly bool tf32;
+    readonly Dictionary<AcceleratorStream, CuBlas> handles = new();
 
     public CuBlasGemm(CudaAccelerator accelerator, bool tf32)
     {
         CuBlasLibraryResolver.Install();
-        blas = new CuBlas(accelerator);
-        Version = blas.Version;
-        blas.MathMode = tf32 ? CuBlasMathMode.TensorOpMath : CuBlasMathMode.DefaultMath;
-        blas.PointerMode = CuBlasPointerMode.Host;
+        this.accelerator = accelerator;
+        this.tf32 = tf32;
+        Version = Handle(accelerator.DefaultStream).Version;
+    }
+
+    CuBlas Handle(AcceleratorStream stream)
+    {
+        if (handles.TryGetValue(stream, out var blas)) return blas;
+        blas = new CuBlas(accelerator)
+        {
+            MathMode = tf32 ? CuBlasMathMode.TensorOpMath : CuBlasMathMode.DefaultMath,
+            PointerMode = CuBlasPointerMode.Host,
+        };
+        blas.Stream = (CudaStream)stream;
+        handles[stream] = blas;
+        return blas;
     }
 
     public string Name => "cublas";
@@ -31,11 +45,7 @@ public sealed class CuBlasGemm : IGemmBackend
     public void Run(AcceleratorStream stream, in GemmParams p, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
     {
         if (p.M == 0 || p.N == 0 || p.BatchCount == 0) return;
-        if (!ReferenceEquals(boundStream, stream))
-        {
-            blas.Stream = (CudaStream)stream;
-            boundStream = stream;
-        }
+        var blas = Handle(stream);
         var opB = p.TransB != 0 ? CuBlasOperation.Transpose : CuBlasOperation.NonTranspose;
         var opA = p.TransA != 0 ? CuBlasOperation.Transpose : CuBlasOperation.NonTranspose;
         if (p.BatchCount == 1)
@@ -50,5 +60,9 @@ public sealed class CuBlasGemm : IGemmBackend
         if (status != 0) throw new InvalidOperationException($"cublasSgemmStridedBatched failed with status {status}.");
     }
 
-    public void Dispose() => blas.Dispose();
+    public void Dispose()
+    {
+        foreach (var blas in handles.Values) blas.Dispose();
+        handles.Clear();
+    }
 }
