@@ -27,9 +27,10 @@ static class EmbedCommand
         var meanPool = new Option<bool>("--mean-pool") { Description = "One vector per line: the mean over its tokens" };
         var float16 = new Option<bool>("--float16") { Description = "Store float16 (half the size)" };
         var batchSize = new Option<int>("--batch-size") { Description = "Sentences per batch", DefaultValueFactory = _ => 64 };
+        var tokenCache = new Option<string?>("--token-cache") { Description = "Token vectors from `elmo dump-token-embeddings` for the words of --vocab: look layer 0 up instead of running the char CNN" };
         var stateful = new Option<bool>("--stateful") { Description = "bilm-tf/allennlp inference mode: file order, each batch row's LSTM states carry to the same row of the next batch" };
         var command = new Command("embed", "Write contextual embeddings (all biLM layers) for every line of a file");
-        foreach (var o in new Option[] { input, output, layers, mix, gamma, meanPool, float16, batchSize, stateful }) command.Options.Add(o);
+        foreach (var o in new Option[] { input, output, layers, mix, gamma, meanPool, float16, batchSize, stateful, tokenCache }) command.Options.Add(o);
         model.AddTo(command);
         device.AddTo(command);
         command.SetAction(result =>
@@ -37,6 +38,11 @@ static class EmbedCommand
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             dev.MemoryHint = "lower --batch-size";
             using var lm = model.Open(result, dev);
+            if (result.GetValue(tokenCache) is { } cachePath)
+            {
+                string words = result.GetValue(model.Vocab) ?? throw new InputException("--token-cache needs --vocab: the word list the token vectors were dumped for, one per line.");
+                lm.TokenCache = Encoders.TokenVectorCache.Load(dev, cachePath, File.ReadLines(words).Select(l => l.Trim()).Where(l => l.Length > 0).ToList(), lm.Options.TokenDim);
+            }
             var kind = result.GetValue(mix) is not null ? EmbeddingLayers.Mix : result.GetValue(layers) switch
             {
                 "all" => EmbeddingLayers.All,

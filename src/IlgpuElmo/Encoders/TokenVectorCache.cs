@@ -52,6 +52,16 @@ public sealed class TokenVectorCache : IDisposable
         return new TokenVectorCache(device, vectors, words, encoder.OutputSize);
     }
 
+    /// <summary>
+    /// A cache from a dump_token_embeddings file (dataset `embedding` [n_words, P], as `elmo
+    /// dump-token-embeddings` and bilm-tf write it) and the word list it was made from, row by row.
+    /// </summary>
+    public static TokenVectorCache Load(ComputeDevice device, string path, IReadOnlyList<string> words, int outputSize)
+    {
+        var vectors = Formats.TokenEmbeddingsFile.Read(path, out _, out _, expectedWords: words.Count, expectedDim: outputSize);
+        return new TokenVectorCache(device, vectors, words, outputSize);
+    }
+
     public IReadOnlyList<string> Words { get; }
     public int OutputSize { get; }
 

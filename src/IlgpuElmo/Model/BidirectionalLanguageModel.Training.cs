@@ -25,7 +25,7 @@ public sealed partial class BidirectionalLanguageModel
         Head.BeginStep(s);
         if (Head is SampledSoftmaxHead sampled) sampled.Calls = 2 * step; // one sample per direction per step
         using var lengths = SequenceLengths.Upload(device, batch.Lengths);
-        var input = EncodeWindow(batch.ForwardTokens, batch.BackwardTokens, steps, b, out var positions, out var positionMap);
+        var input = EncodeWindow(batch.ForwardTokens, batch.BackwardTokens, steps, b, out var positions, out var positionMap, training: true);
         float rate = Options.Dropout;
         var stacks = Lstm.Directions;
         stacks[0].Forward(s, input.Slice(0, steps), lengths, trainState, trainState, rate, seed);
@@ -101,7 +101,7 @@ public sealed partial class BidirectionalLanguageModel
     /// backward. The encoder runs once per distinct token; positions gather from its output.
     /// </summary>
     DeviceTensor<float> EncodeWindow(string[] forwardTokens, string[] backwardTokens, int steps, int b,
-        out TokenPositions positions, out DeviceTensor<int> positionMap)
+        out TokenPositions positions, out DeviceTensor<int> positionMap, bool training = false)
     {
         var s = device.Stream;
         int n = steps * b, p = Options.TokenDim;
@@ -109,7 +109,7 @@ public sealed partial class BidirectionalLanguageModel
         forwardTokens.CopyTo(all, 0);
         backwardTokens.CopyTo(all, n);
         positions = new TokenPositions(all);
-        var encoded = EncodeTokens(positions.Unique);
+        var encoded = EncodeTokens(positions.Unique, training);
         positionMap = workspace.Get<int>("positionMap", 2 * n);
         positionMap.CopyFrom(s, positions.Map);
         var input = workspace.Get<float>("windowInput", 2 * steps, b, p);
@@ -117,13 +117,19 @@ public sealed partial class BidirectionalLanguageModel
         return input;
     }
 
-    /// <summary>The encoder's output [U, P] for distinct tokens (a workspace view valid until the next call).</summary>
-    DeviceTensor<float> EncodeTokens(IReadOnlyList<string> tokens)
+    /// <summary>
+    /// The token vectors [U, P] of distinct tokens (a workspace view valid until the next call): looked up
+    /// in the token-vector cache when it holds every one of them (inference only), else from the encoder.
+    /// </summary>
+    DeviceTensor<float> EncodeTokens(IReadOnlyList<string> tokens, bool training = false)
     {
         var s = device.Stream;
         int u = tokens.Count, p = Options.TokenDim;
         var output = workspace.Get<float>("encoded", u, p);
-        Encoder.Forward(s, EncoderInput(tokens), output);
+        if (!training && TokenCache is { } cache && tokens.All(t => cache.TryGetRow(t, out _)))
+            cache.Lookup(s, tokens, output);
+        else
+            Encoder.Forward(s, EncoderInput(tokens), output);
         return output;
     }
 

@@ -58,6 +58,12 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
     public BidirectionalLstm Lstm { get; }
     public ISoftmaxHead Head { get; }
 
+    /// <summary>
+    /// Precomputed token vectors (bilm-tf's dump_token_embeddings): when set, inference looks layer 0 up
+    /// instead of running the character CNN whenever the cache holds every token of a batch.
+    /// </summary>
+    public TokenVectorCache? TokenCache { get; set; }
+
     public IEnumerable<Parameter> Parameters => Encoder.Parameters.Concat(Lstm.Parameters).Concat(Head.Parameters);
 
     public string TrainingLossName => Head is SampledSoftmaxHead ? "sampled softmax loss" : "cross-entropy";

@@ -99,3 +99,25 @@ public class EmbeddingTests
         Assert.Contains("261, 8", e.Message);
     }
 }
+
+public class TokenCacheTests
+{
+    [Fact]
+    public void EmbeddingWithTheDumpedTokenVectorsGivesTheSameVectors()
+    {
+        using var temp = new TempDirectory();
+        var vocab = TinyModels.VocabularyOf(TinyModels.Corpus(temp, 30, 1));
+        var options = TinyModels.Options(chars: true, SoftmaxKind.Full) with { NTokensVocab = vocab.Count };
+        using var model = BidirectionalLanguageModel.Create(TestDevices.Host, options, vocab);
+        string[][] sentences = [["the", "cat", "sat", "."], ["a", "dog", "ran", "to", "her", "car", "."]];
+        var without = model.Embed(sentences);
+        string path = Path.Combine(temp.Path, "tokens.hdf5");
+        TokenEmbeddingsFile.Write(path, model.TokenVectors(vocab.Words), vocab.Count, options.TokenDim);
+        using var cache = IlgpuElmo.Encoders.TokenVectorCache.Load(TestDevices.Host, path, vocab.Words, options.TokenDim);
+        model.TokenCache = cache;
+        var with = model.Embed(sentences);
+        model.TokenCache = null;
+        for (int i = 0; i < sentences.Length; i++)
+            TestData.AssertClose(with[i], without[i].Select(v => (double)v).ToArray(), 1e-6, 1e-7, $"sentence {i}");
+    }
+}
