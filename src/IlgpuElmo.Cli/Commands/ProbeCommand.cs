@@ -27,7 +27,7 @@ static class ProbeCommand
         var model = new ModelArguments();
         var trainTokens = new Option<int>("--max-train-tokens") { Description = "Training tokens for the classifiers (Brown train split, in order)", DefaultValueFactory = _ => 100_000 };
         var testTokens = new Option<int>("--max-test-tokens") { Description = "Tokens to score (Brown test split, in order)", DefaultValueFactory = _ => 100_000 };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the training tokens", DefaultValueFactory = _ => 5 };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training tokens", DefaultValueFactory = _ => 15 };
         var output = new Option<string?>("--out") { Description = "Folder for probe.json and probe.png (default: the model folder, or the current folder)" };
         var command = new Command("pos", "Part-of-speech probe on the Brown corpus: accuracy of each layer and of a learned scalar mix");
         foreach (var o in new Option[] { trainTokens, testTokens, epochs, output }) command.Options.Add(o);

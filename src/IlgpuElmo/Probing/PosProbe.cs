@@ -8,7 +8,7 @@ using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Probing;
 
-public sealed record PosProbeOptions(int MaxTrainTokens = 100_000, int MaxTestTokens = 100_000, int Epochs = 5,
+public sealed record PosProbeOptions(int MaxTrainTokens = 100_000, int MaxTestTokens = 100_000, int Epochs = 15,
     int BatchSize = 256, float LearningRate = 0.01f, ulong Seed = 1);
 
 public sealed record ProbeScore(string Name, double Accuracy);
