@@ -70,29 +70,21 @@ public sealed class OptimizerKernels
         runtime.For(s, rows.Count, (st, i) => squaredNormRows(st, i, rows.Ids, rows.Width, grad, partials), i => SquaredNormRowsKernel(i, rows.Ids, rows.Width, grad, partials));
     }
 
-    public static void AdagradKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator)
-    {
-        float g = grad[i] * p.GradScale;
-        float a = accumulator[i] + g * g;
-        accumulator[i] = a;
-        weight[i] -= p.LearningRate * g / XMath.Sqrt(a);
-        grad[i] = 0f;
-    }
+    public static void AdagradKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator) =>
+        AdagradAt(i, p, weight, grad, accumulator);
 
-    public static void AdamKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v)
-    {
-        float g = grad[i] * p.GradScale;
-        float mi = p.Beta1 * m[i] + (1f - p.Beta1) * g;
-        float vi = p.Beta2 * v[i] + (1f - p.Beta2) * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        weight[i] -= p.LearningRate * (mi / p.BiasCorrection1) / (XMath.Sqrt(vi / p.BiasCorrection2) + p.Epsilon);
-        grad[i] = 0f;
-    }
+    public static void AdamKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v) =>
+        AdamAt(i, p, weight, grad, m, v);
 
-    public static void AdagradRowsKernel(Index1D i, OptimizerStep p, ArrayView<int> ids, int width, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator)
+    public static void AdagradRowsKernel(Index1D i, OptimizerStep p, ArrayView<int> ids, int width, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator) =>
+        AdagradAt(RowSet.ElementOf(ids, width, i), p, weight, grad, accumulator);
+
+    public static void AdamRowsKernel(Index1D i, OptimizerStep p, ArrayView<int> ids, int width, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v) =>
+        AdamAt(RowSet.ElementOf(ids, width, i), p, weight, grad, m, v);
+
+    /// <summary>One element's Adagrad update at table index <paramref name="at"/> (dense and row kernels share it).</summary>
+    static void AdagradAt(long at, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator)
     {
-        long at = RowSet.ElementOf(ids, width, i);
         float g = grad[at] * p.GradScale;
         float a = accumulator[at] + g * g;
         accumulator[at] = a;
@@ -100,9 +92,9 @@ public sealed class OptimizerKernels
         grad[at] = 0f;
     }
 
-    public static void AdamRowsKernel(Index1D i, OptimizerStep p, ArrayView<int> ids, int width, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v)
+    /// <summary>One element's Adam update at table index <paramref name="at"/>.</summary>
+    static void AdamAt(long at, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v)
     {
-        long at = RowSet.ElementOf(ids, width, i);
         float g = grad[at] * p.GradScale;
         float mi = p.Beta1 * m[at] + (1f - p.Beta1) * g;
         float vi = p.Beta2 * v[at] + (1f - p.Beta2) * g * g;

@@ -48,8 +48,7 @@ public sealed partial class BidirectionalLanguageModel
         map.CopyFrom(s, positions.Map);
         var input = workspace.Get<float>("embedInput", steps, rows, p);
         tableRows.Gather(s, encoded.View, p, map.View, input.View);
-        using var lengthsOnDevice = SequenceLengths.Upload(device, lengths);
-        Lstm.Forward(input, lengthsOnDevice, carried, carried);
+        Lstm.Forward(input, LengthsOf(lengths), carried, carried);
 
         var host = new float[layers + 1][][];
         host[0] = [input.ToArray(s)];

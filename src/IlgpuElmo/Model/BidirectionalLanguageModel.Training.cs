@@ -24,7 +24,7 @@ public sealed partial class BidirectionalLanguageModel
         int steps = batch.Steps, b = batch.BatchSize, n = steps * b, p = Options.TokenDim;
         Head.BeginStep(s);
         if (Head is SampledSoftmaxHead sampled) sampled.Calls = 2 * step; // one sample per direction per step
-        using var lengths = SequenceLengths.Upload(device, batch.Lengths);
+        var lengths = LengthsOf(batch.Lengths);
         var input = EncodeWindow(batch.ForwardTokens, batch.BackwardTokens, steps, b, out var positions, out var positionMap, training: true);
         float rate = Options.Dropout;
         var stacks = Lstm.Directions;
@@ -74,7 +74,7 @@ public sealed partial class BidirectionalLanguageModel
             {
                 int steps = batch.Steps, b = batch.BatchSize, n = steps * b, p = Options.TokenDim;
                 state ??= Lstm.CreateState(b);
-                using var lengths = SequenceLengths.Upload(device, batch.Lengths);
+                var lengths = LengthsOf(batch.Lengths);
                 var input = EncodeWindow(batch.ForwardTokens, batch.BackwardTokens, steps, b, out _, out _);
                 for (int d = 0; d < 2; d++)
                 {
@@ -94,6 +94,14 @@ public sealed partial class BidirectionalLanguageModel
         }
         if (tokens == 0) throw new InputException("The held-out corpus has no tokens.");
         return (lossF / tokens, lossB / tokens, tokens);
+    }
+
+    /// <summary>Row lengths on the device in a workspace buffer: no allocation per step.</summary>
+    SequenceLengths LengthsOf(int[] host)
+    {
+        var onDevice = workspace.Get<int>("lengths", host.Length);
+        onDevice.CopyFrom(device.Stream, host);
+        return new SequenceLengths(host, onDevice);
     }
 
     /// <summary>
