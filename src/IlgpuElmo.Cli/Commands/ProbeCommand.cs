@@ -8,9 +8,10 @@ using IlgpuElmo.Reporting;
 namespace IlgpuElmo.Cli.Commands;
 
 /// <summary>
-/// `elmo probe pos --model M`: the part-of-speech probe on the Brown corpus's tags (train split to fit,
-/// test split to score), per layer and for a learned scalar mix, beside the most-frequent-tag baseline.
-/// Tag set: Brown's full tags with the -tl, -hl and -nc markers removed.
+/// `elmo probe pos --model M`: the part-of-speech probe on the Brown corpus's tags (the train split to
+/// fit, the test split to score, both whole by default), per layer and for a learned scalar mix, beside
+/// the most-frequent-tag baseline; accuracy on all tokens, unseen words and ambiguous words.
+/// Tag set: Brown's full tags with the -tl, -hl and -nc markers removed. Progress lines go to stderr.
 /// </summary>
 static class ProbeCommand
 {
@@ -25,9 +26,10 @@ static class ProbeCommand
     {
         var device = new DeviceArguments();
         var model = new ModelArguments();
-        var trainTokens = new Option<int>("--max-train-tokens") { Description = "Training tokens for the classifiers (Brown train split, in order)", DefaultValueFactory = _ => 100_000 };
-        var testTokens = new Option<int>("--max-test-tokens") { Description = "Tokens to score (Brown test split, in order)", DefaultValueFactory = _ => 100_000 };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the training tokens", DefaultValueFactory = _ => 15 };
+        var defaults = new PosProbeOptions();
+        var trainTokens = new Option<int?>("--max-train-tokens") { Description = "Training tokens for the classifiers and the baseline (Brown train split, in order; default: all of it)" };
+        var testTokens = new Option<int?>("--max-test-tokens") { Description = "Tokens to score (Brown test split, in order; default: all of it)" };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training tokens", DefaultValueFactory = _ => defaults.Epochs };
         var output = new Option<string?>("--out") { Description = "Folder for probe.json and probe.png (default: the model folder, or the current folder)" };
         var command = new Command("pos", "Part-of-speech probe on the Brown corpus: accuracy of each layer and of a learned scalar mix");
         foreach (var o in new Option[] { trainTokens, testTokens, epochs, output }) command.Options.Add(o);
@@ -39,8 +41,22 @@ static class ProbeCommand
             using var lm = model.Open(result, dev);
             static List<TaggedSentence> Split(CorpusSplit split) => BrownCorpus.Sentences(split)
                 .Select(s => s with { Tags = s.Tags.Select(BrownCorpus.NormalizeTag).ToArray() }).ToList();
-            var options = new PosProbeOptions(result.GetValue(trainTokens), result.GetValue(testTokens), result.GetValue(epochs));
-            var r = PosProbe.Run(dev, lm, Split(CorpusSplit.Train), Split(CorpusSplit.Test), options, m => Console.Error.WriteLine(m));
+            int Positive(Option<int?> option, int fallback) => result.GetValue(option) switch
+            {
+                null => fallback,
+                > 0 and var n => n,
+                var n => throw new InputException($"{option.Name} is {n}; give a positive number of tokens (or leave it out for the whole split)."),
+            };
+            int epochCount = result.GetValue(epochs);
+            if (epochCount < 1) throw new InputException($"--epochs is {epochCount}; the classifiers need at least one pass.");
+            var options = defaults with
+            {
+                MaxTrainTokens = Positive(trainTokens, defaults.MaxTrainTokens),
+                MaxTestTokens = Positive(testTokens, defaults.MaxTestTokens),
+                Epochs = epochCount,
+            };
+            var r = PosProbe.Run(dev, lm, Split(CorpusSplit.Train), Split(CorpusSplit.Test), options, m => Console.Error.WriteLine(m),
+                new ProbeProgressLines(Console.Error));
             string folder = result.GetValue(output) ?? result.GetValue(model.Model) ?? ".";
             Directory.CreateDirectory(folder);
             Console.WriteLine(Table(r));
@@ -48,29 +64,42 @@ static class ProbeCommand
             {
                 ["tag_set"] = "Brown tags with -tl/-hl/-nc removed",
                 ["tags"] = r.TagCount, ["train_tokens"] = r.TrainTokens, ["test_tokens"] = r.TestTokens,
-                ["baseline_most_frequent_tag"] = r.BaselineAccuracy,
-                ["accuracy"] = new JsonObject(r.Scores.Select(s => KeyValuePair.Create(s.Name, (JsonNode?)s.Accuracy))),
+                ["test_tokens_unseen_words"] = r.UnseenTokens, ["test_tokens_ambiguous_words"] = r.AmbiguousTokens,
+                ["epochs"] = options.Epochs,
+                ["baseline_most_frequent_tag"] = Json(r.Baseline),
+                ["accuracy"] = new JsonObject(r.Scores.Select(s => KeyValuePair.Create(s.Name, (JsonNode?)Json(s.Accuracy)))),
                 ["mix_weights"] = new JsonArray(r.MixWeights.Select(w => (JsonNode)w).ToArray()), ["mix_gamma"] = r.MixGamma,
             };
             AtomicFile.WriteAllText(Path.Combine(folder, "probe.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             Charts.Bars(Path.Combine(folder, "probe.png"), "POS tagging accuracy (Brown test split)", "accuracy",
-                [("most frequent tag", r.BaselineAccuracy), .. r.Scores.Select(s => (s.Name, s.Accuracy))]);
+                [("most frequent tag", r.Baseline.All), .. r.Scores.Select(s => (s.Name, s.Accuracy.All))]);
             Console.WriteLine($"wrote {Path.Combine(folder, "probe.json")} and probe.png");
             return 0;
         });
         return command;
     }
 
+    static JsonObject Json(TaggingAccuracy a) => new()
+    {
+        ["all"] = a.All,
+        ["unseen_words"] = double.IsNaN(a.Unseen) ? null : a.Unseen,
+        ["ambiguous_words"] = double.IsNaN(a.Ambiguous) ? null : a.Ambiguous,
+    };
+
+    static string Percent(double value) => double.IsNaN(value) ? "-" : value.ToString("P2");
+
     public static string Table(PosProbeResult r)
     {
+        static string Row(string name, TaggingAccuracy a) => $"| {name} | {Percent(a.All)} | {Percent(a.Unseen)} | {Percent(a.Ambiguous)} |";
         var lines = new List<string>
         {
-            $"POS probe: {r.TagCount} tags (Brown, -tl/-hl/-nc removed), {r.TrainTokens} training / {r.TestTokens} test tokens",
-            "| representation | accuracy |",
-            "|---|---|",
-            $"| most frequent tag (baseline) | {r.BaselineAccuracy:P2} |",
+            $"POS probe: {r.TagCount} tags (Brown, -tl/-hl/-nc removed), {r.TrainTokens} training / {r.TestTokens} test tokens " +
+            $"({r.UnseenTokens} of unseen words, {r.AmbiguousTokens} of ambiguous words)",
+            "| representation | all tokens | unseen words | ambiguous words |",
+            "|---|---|---|---|",
+            Row("most frequent tag (baseline)", r.Baseline),
         };
-        lines.AddRange(r.Scores.Select(s => $"| {s.Name} | {s.Accuracy:P2} |"));
+        lines.AddRange(r.Scores.Select(s => Row(s.Name, s.Accuracy)));
         lines.Add($"mix weights softmax(s): {string.Join(", ", r.MixWeights.Select(w => w.ToString("F3")))}; gamma {r.MixGamma:F3}");
         return string.Join('\n', lines);
     }

@@ -122,12 +122,15 @@ static class TrainCommand
         log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}");
         using var model = BidirectionalLanguageModel.Create(device, options, vocabulary);
         log.WriteLine($"model: {model.Describe()}");
+        log.WriteLine($"optimizer: {options.Optimizer.ToString().ToLowerInvariant()}, learning rate {options.EffectiveLearningRate} " +
+            $"({(options.LearningRateSchedule ?? LearningRateSchedule.Constant).Describe()}), {settings.TotalSteps} steps");
         using var optimizer = new Optimizer(device, model.Parameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
         var trainBatcher = new LmBatcher(settings.TrainFiles, vocabulary, options.BatchSize, options.UnrollSteps, training: true, settings.Seed);
         Func<LmBatcher>? heldOut = settings.DevFiles is { } devs
             ? () => new LmBatcher(devs, vocabulary, options.BatchSize, options.UnrollSteps, training: false, settings.Seed)
             : null;
-        var plan = new TrainingPlan(settings.TotalSteps, settings.CheckpointEvery, settings.EvalEvery, options.AllClipNormVal, settings.Seed);
+        var plan = new TrainingPlan(settings.TotalSteps, settings.CheckpointEvery, settings.EvalEvery, options.AllClipNormVal, settings.Seed,
+            options.LearningRateSchedule);
         string optionsPrint = Checkpoint.Fingerprint(options.ToJson()), vocabPrint = Checkpoint.Fingerprint(string.Join('\n', vocabulary.Words));
 
         TrainingOutcome outcome;

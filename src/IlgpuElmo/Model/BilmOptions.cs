@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Model;
 
@@ -69,7 +70,8 @@ public sealed record SoftmaxOptions(SoftmaxKind Kind, IReadOnlyList<int> Cutoffs
 /// all_clip_norm_val, n_epochs, n_train_tokens, bidirectional, sample_softmax, share_embedding_softmax.
 /// A model without char_cnn takes word ids (its token encoder is the `embedding` table).
 /// Ours: softmax {kind "full"|"sampled"|"adaptive", cutoffs, div_value} (or just the kind as a string),
-/// optimizer "adagrad"|"adam", learning_rate, initial_accumulator_value (Adagrad), precision "fp32"|"tf32", seed.
+/// optimizer "adagrad"|"adam", learning_rate, learning_rate_schedule {warmup_steps, decay "constant"|"linear"|"cosine",
+/// final_fraction}, initial_accumulator_value (Adagrad), precision "fp32"|"tf32", seed.
 /// </remarks>
 public sealed record BilmOptions(
     CharCnnOptions? CharCnn,
@@ -88,7 +90,8 @@ public sealed record BilmOptions(
     float? LearningRate = null,
     float InitialAccumulatorValue = 1f,
     Precision Precision = Precision.Fp32,
-    ulong Seed = 0)
+    ulong Seed = 0,
+    LearningRateSchedule? LearningRateSchedule = null)
 {
     /// <summary>True for character-input models (char_cnn present); false for word-id models.</summary>
     public bool UsesCharacters => CharCnn is not null;
@@ -173,6 +176,13 @@ public sealed record BilmOptions(
         o["softmax"] = softmax;
         o["optimizer"] = Optimizer.ToString().ToLowerInvariant();
         o["learning_rate"] = EffectiveLearningRate;
+        if (LearningRateSchedule is { } schedule)
+            o["learning_rate_schedule"] = new JsonObject
+            {
+                ["warmup_steps"] = schedule.WarmupSteps,
+                ["decay"] = schedule.Decay.ToString().ToLowerInvariant(),
+                ["final_fraction"] = schedule.FinalFraction,
+            };
         o["initial_accumulator_value"] = InitialAccumulatorValue;
         o["precision"] = Precision.ToString().ToLowerInvariant();
         o["seed"] = Seed;
@@ -197,7 +207,7 @@ public sealed record BilmOptions(
         {
             Known(root, "", "char_cnn", "lstm", "dropout", "n_tokens_vocab", "n_negative_samples_batch", "unroll_steps",
                 "batch_size", "all_clip_norm_val", "n_epochs", "n_train_tokens", "bidirectional", "sample_softmax",
-                "share_embedding_softmax", "softmax", "optimizer", "learning_rate", "initial_accumulator_value", "precision", "seed");
+                "share_embedding_softmax", "softmax", "optimizer", "learning_rate", "learning_rate_schedule", "initial_accumulator_value", "precision", "seed");
 
             var charCnn = root["char_cnn"] is null ? null : ReadCharCnn(Object(root, "char_cnn", ""));
             var lstm = ReadLstm(root["lstm"] is null
@@ -222,6 +232,7 @@ public sealed record BilmOptions(
             };
             float? learningRate = root["learning_rate"] is null ? null : Float(root, "learning_rate", 0);
             if (learningRate is <= 0) throw Error("learning_rate", $"is {learningRate}; it must be positive");
+            var schedule = root["learning_rate_schedule"] is null ? null : ReadSchedule(Object(root, "learning_rate_schedule", ""));
             float accumulator = Float(root, "initial_accumulator_value", 1f);
             if (accumulator < 0) throw Error("initial_accumulator_value", $"is {accumulator}; it must be non-negative");
             var precision = root["precision"] is null ? Precision.Fp32 : String(root, "precision", "") switch
@@ -248,7 +259,26 @@ public sealed record BilmOptions(
                 LearningRate: learningRate,
                 InitialAccumulatorValue: accumulator,
                 Precision: precision,
-                Seed: (ulong)seed);
+                Seed: (ulong)seed,
+                LearningRateSchedule: schedule);
+        }
+
+        LearningRateSchedule ReadSchedule(JsonObject o)
+        {
+            const string p = "learning_rate_schedule.";
+            Known(o, p, "warmup_steps", "decay", "final_fraction");
+            int warmup = Int(o, "warmup_steps", 0, p);
+            if (warmup < 0) throw Error(p + "warmup_steps", $"is {warmup}; it must be 0 or more");
+            var decay = o["decay"] is null ? LearningRateDecay.Constant : String(o, "decay", p) switch
+            {
+                "constant" => LearningRateDecay.Constant,
+                "linear" => LearningRateDecay.Linear,
+                "cosine" => LearningRateDecay.Cosine,
+                var other => throw Error(p + "decay", $"is '{other}'; use \"constant\", \"linear\" or \"cosine\""),
+            };
+            float final = Float(o, "final_fraction", 0f, p);
+            if (final is < 0 or > 1) throw Error(p + "final_fraction", $"is {final}; it must be in [0, 1] (the last step's learning rate as a fraction of learning_rate)");
+            return new LearningRateSchedule(warmup, decay, final);
         }
 
         CharCnnOptions ReadCharCnn(JsonObject o)

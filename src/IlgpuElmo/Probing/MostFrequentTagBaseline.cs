@@ -9,6 +9,7 @@ namespace IlgpuElmo.Probing;
 public sealed class MostFrequentTagBaseline
 {
     readonly Dictionary<string, string> best;
+    readonly HashSet<string> ambiguous;
     readonly string overall;
 
     public MostFrequentTagBaseline(IEnumerable<TaggedSentence> training)
@@ -28,18 +29,26 @@ public sealed class MostFrequentTagBaseline
         static string Best(Dictionary<string, (int Count, int First)> d) =>
             d.OrderByDescending(kv => kv.Value.Count).ThenBy(kv => kv.Value.First).First().Key;
         best = counts.ToDictionary(kv => kv.Key, kv => Best(kv.Value), StringComparer.Ordinal);
+        ambiguous = counts.Where(kv => kv.Value.Count > 1).Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
         overall = Best(totals);
     }
 
     public string Tag(string word) => best.TryGetValue(word, out var tag) ? tag : overall;
 
+    /// <summary>True when the word occurs in the training sentences.</summary>
+    public bool Seen(string word) => best.ContainsKey(word);
+
+    /// <summary>True when the word occurs in the training sentences with more than one tag.</summary>
+    public bool Ambiguous(string word) => ambiguous.Contains(word);
+
+    /// <summary>For each token of the sentences in order: whether the predicted tag equals the gold tag.</summary>
+    public bool[] Correct(IEnumerable<TaggedSentence> sentences) =>
+        sentences.SelectMany(s => s.Words.Select((w, i) => Tag(w) == s.Tags[i])).ToArray();
+
     /// <summary>Fraction of tokens whose predicted tag equals the gold tag.</summary>
     public double Accuracy(IEnumerable<TaggedSentence> sentences)
     {
-        long right = 0, total = 0;
-        foreach (var s in sentences)
-            for (int i = 0; i < s.Words.Length; i++, total++)
-                if (Tag(s.Words[i]) == s.Tags[i]) right++;
-        return total == 0 ? 0 : (double)right / total;
+        var correct = Correct(sentences);
+        return correct.Length == 0 ? 0 : (double)correct.Count(c => c) / correct.Length;
     }
 }

@@ -1,3 +1,4 @@
+using ILGPU.Runtime;
 using IlgpuElmo.Data;
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
@@ -8,50 +9,65 @@ using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Probing;
 
-public sealed record PosProbeOptions(int MaxTrainTokens = 100_000, int MaxTestTokens = 100_000, int Epochs = 15,
-    int BatchSize = 256, float LearningRate = 0.01f, ulong Seed = 1);
+/// <summary>
+/// Probe settings. By default the classifiers and the baseline learn from the whole train split and are
+/// scored on the whole test split; the learning rate falls linearly to <see cref="FinalLearningRateFraction"/>
+/// of <see cref="LearningRate"/> over the run, so a few passes over many tokens converge.
+/// </summary>
+public sealed record PosProbeOptions(int MaxTrainTokens = int.MaxValue, int MaxTestTokens = int.MaxValue, int Epochs = 3,
+    int BatchSize = 512, float LearningRate = 0.005f, float FinalLearningRateFraction = 0.05f, ulong Seed = 1);
 
-public sealed record ProbeScore(string Name, double Accuracy);
+public sealed record ProbeScore(string Name, TaggingAccuracy Accuracy);
 
-public sealed record PosProbeResult(IReadOnlyList<ProbeScore> Scores, double BaselineAccuracy, int TagCount,
-    int TrainTokens, int TestTokens, float[] MixWeights, float MixGamma);
+/// <param name="UnseenTokens">Test tokens whose word is not in the training tokens.</param>
+/// <param name="AmbiguousTokens">Test tokens whose word has more than one tag in the training tokens.</param>
+public sealed record PosProbeResult(IReadOnlyList<ProbeScore> Scores, TaggingAccuracy Baseline, int TagCount,
+    int TrainTokens, int TestTokens, int UnseenTokens, int AmbiguousTokens, float[] MixWeights, float MixGamma);
 
 /// <summary>
 /// The part-of-speech probe of the ELMo paper's layer analysis: with the biLM frozen, a softmax
 /// classifier is trained on each layer's token vectors alone, and one on a learned ScalarMix of all
 /// layers (mix weights and gamma trained with it); accuracy is measured on held-out sentences, beside
-/// the most-frequent-tag baseline. Classifiers are trained with Adam on our own kernels (gather of the
-/// batch rows, the full softmax head, ScalarMix's backward).
+/// the most-frequent-tag baseline learnt from the same training tokens. Accuracy is reported on all test
+/// tokens and separately on words unseen in training and on ambiguous words (more than one tag in
+/// training), where word identity alone cannot be right. Classifiers are trained with Adam on our own
+/// kernels (gather of the batch rows, the full softmax head, ScalarMix's backward).
 /// </summary>
 public static class PosProbe
 {
     public static PosProbeResult Run(ComputeDevice device, ISentenceEmbedder embedder, IReadOnlyList<TaggedSentence> train,
-        IReadOnlyList<TaggedSentence> test, PosProbeOptions options, Action<string>? log = null)
+        IReadOnlyList<TaggedSentence> test, PosProbeOptions options, Action<string>? log = null, IProgress<ProbeProgress>? progress = null)
     {
         train = Take(train, options.MaxTrainTokens);
         test = Take(test, options.MaxTestTokens);
         var tags = train.SelectMany(s => s.Tags).Distinct().Order(StringComparer.Ordinal).ToList();
         var tagIds = tags.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i, StringComparer.Ordinal);
-        double baseline = new MostFrequentTagBaseline(train).Accuracy(test);
+        var baseline = new MostFrequentTagBaseline(train);
+        var groups = new TestTokenGroups(baseline, test);
+        var baselineAccuracy = TaggingAccuracy.From(baseline.Correct(test), groups);
 
-        log?.Invoke($"embedding {train.Sum(s => s.Words.Length)} training and {test.Sum(s => s.Words.Length)} test tokens");
-        using var trainSet = Features.Build(device, embedder, train, tagIds);
-        using var testSet = Features.Build(device, embedder, test, tagIds);
+        log?.Invoke($"embedding {train.Sum(s => s.Words.Length)} training and {groups.Count} test tokens");
+        using var trainSet = Features.Build(device, embedder, train, tagIds, "embedding training tokens", progress);
+        using var testSet = Features.Build(device, embedder, test, tagIds, "embedding test tokens", progress);
         int layers = embedder.LayerCount;
         var scores = new List<ProbeScore>();
+        TaggingAccuracy TrainAndScore(Classifier classifier, string name)
+        {
+            classifier.Train(trainSet, options, name, progress);
+            var accuracy = TaggingAccuracy.From(classifier.Correct(testSet), groups);
+            scores.Add(new ProbeScore(name, accuracy));
+            log?.Invoke($"{name}: {accuracy.All:P2} (unseen words {accuracy.Unseen:P2}, ambiguous words {accuracy.Ambiguous:P2})");
+            return accuracy;
+        }
         for (int layer = 0; layer < layers; layer++)
         {
             using var classifier = new Classifier(device, tags.Count, embedder.Width, layers, mix: false, layer);
-            classifier.Train(trainSet, options);
-            scores.Add(new ProbeScore(layer == 0 ? "layer 0 (token)" : $"layer {layer} (LSTM {layer})", classifier.Accuracy(testSet)));
-            log?.Invoke($"{scores[^1].Name}: {scores[^1].Accuracy:P2}");
+            TrainAndScore(classifier, layer == 0 ? "layer 0 (token)" : $"layer {layer} (LSTM {layer})");
         }
         using var mixed = new Classifier(device, tags.Count, embedder.Width, layers, mix: true, 0);
-        mixed.Train(trainSet, options);
-        scores.Add(new ProbeScore("scalar mix of all layers", mixed.Accuracy(testSet)));
-        log?.Invoke($"{scores[^1].Name}: {scores[^1].Accuracy:P2}");
-        return new PosProbeResult(scores, baseline, tags.Count, trainSet.Count, testSet.Count,
-            mixed.Mix!.NormalizedWeights(), mixed.Mix.Gamma.Value.ToArray(device.Stream)[0]);
+        TrainAndScore(mixed, "scalar mix of all layers");
+        return new PosProbeResult(scores, baselineAccuracy, tags.Count, trainSet.Count, testSet.Count, groups.UnseenCount,
+            groups.AmbiguousCount, mixed.Mix!.NormalizedWeights(), mixed.Mix.Gamma.Value.ToArray(device.Stream)[0]);
     }
 
     static IReadOnlyList<TaggedSentence> Take(IReadOnlyList<TaggedSentence> sentences, int maxTokens)
@@ -76,10 +92,15 @@ public static class PosProbe
         public required int[] HostTags { get; init; }
         public int Count => HostTags.Length;
 
-        public static Features Build(ComputeDevice device, ISentenceEmbedder embedder, IReadOnlyList<TaggedSentence> sentences, Dictionary<string, int> tagIds)
+        /// <summary>
+        /// Embeds the sentences a chunk at a time, copying each chunk's layers straight into the device
+        /// tensor (no host copy of the whole set: the train split's is gigabytes).
+        /// </summary>
+        public static Features Build(ComputeDevice device, ISentenceEmbedder embedder, IReadOnlyList<TaggedSentence> sentences,
+            Dictionary<string, int> tagIds, string stage, IProgress<ProbeProgress>? progress)
         {
             int n = sentences.Sum(s => s.Words.Length), w = embedder.Width, l = embedder.LayerCount;
-            var host = new float[(long)l * n * w];
+            var layers = device.Allocate<float>(new Shape(l, n, w), "probe features");
             var hostTags = new int[n];
             int at = 0;
             const int chunk = 256;
@@ -87,18 +108,26 @@ public static class PosProbe
             {
                 var part = sentences.Skip(start).Take(chunk).ToList();
                 var vectors = embedder.Embed(part.Select(s => s.Words).ToList());
+                int chunkTokens = part.Sum(s => s.Words.Length), offset = 0;
+                var host = new float[(long)l * chunkTokens * w];
                 for (int s = 0; s < part.Count; s++)
                 {
                     int tokens = part[s].Words.Length;
                     for (int layer = 0; layer < l; layer++)
-                        Array.Copy(vectors[s], (long)layer * tokens * w, host, ((long)layer * n + at) * w, (long)tokens * w);
-                    for (int t = 0; t < tokens; t++) hostTags[at + t] = tagIds.GetValueOrDefault(part[s].Tags[t], -1);
-                    at += tokens;
+                        Array.Copy(vectors[s], (long)layer * tokens * w, host, ((long)layer * chunkTokens + offset) * w, (long)tokens * w);
+                    for (int t = 0; t < tokens; t++) hostTags[at + offset + t] = tagIds.GetValueOrDefault(part[s].Tags[t], -1);
+                    offset += tokens;
                 }
+                for (int layer = 0; layer < l; layer++)
+                    layers.View.SubView(((long)layer * n + at) * w, (long)chunkTokens * w)
+                        .CopyFromCPU(device.Stream, host.AsSpan((int)((long)layer * chunkTokens * w), chunkTokens * w));
+                at += chunkTokens;
+                progress?.Report(new ProbeProgress(stage, at, n, "tokens"));
             }
+            device.Stream.Synchronize();
             return new Features
             {
-                Layers = device.Upload<float>(host, l, n, w),
+                Layers = layers,
                 Tags = device.Upload<int>(hostTags, n),
                 HostTags = hostTags,
             };
@@ -136,15 +165,17 @@ public static class PosProbe
 
         IEnumerable<Parameter> Parameters => Mix is null ? head.Parameters : head.Parameters.Concat(Mix.Parameters);
 
-        public void Train(Features data, PosProbeOptions options)
+        public void Train(Features data, PosProbeOptions options, string stage, IProgress<ProbeProgress>? progress)
         {
             using var optimizer = new Optimizer(device, Parameters, new OptimizerOptions(OptimizerKind.Adam, options.LearningRate));
+            var schedule = new LearningRateSchedule(0, LearningRateDecay.Linear, options.FinalLearningRateFraction);
             var random = new Random((int)(options.Seed & 0x7fffffff));
             var order = Enumerable.Range(0, data.Count).Where(i => data.HostTags[i] >= 0).ToArray();
+            long stepsPerEpoch = (order.Length + options.BatchSize - 1) / options.BatchSize, totalSteps = stepsPerEpoch * options.Epochs, step = 0;
             for (int epoch = 0; epoch < options.Epochs; epoch++)
             {
                 random.Shuffle(order);
-                for (int start = 0; start < order.Length; start += options.BatchSize)
+                for (int start = 0; start < order.Length; start += options.BatchSize, step++)
                 {
                     int b = Math.Min(options.BatchSize, order.Length - start);
                     var rows = workspace.Get<int>("rows", b);
@@ -155,9 +186,11 @@ public static class PosProbe
                     var gradHidden = workspace.Get<float>("grad-hidden", b, width);
                     head.ForwardBackward(device.Stream, hidden, targets, gradHidden, 1f / b);
                     if (Mix is not null) Mix.Backward(gradHidden, workspace.Get<float>("grad-layers", layers, b, width));
-                    optimizer.Step();
+                    optimizer.Step(learningRateScale: (float)schedule.Multiplier(step, totalSteps));
+                    if (step % 64 == 63) progress?.Report(new ProbeProgress(stage, step + 1, totalSteps, "updates"));
                 }
             }
+            progress?.Report(new ProbeProgress(stage, totalSteps, totalSteps, "updates"));
         }
 
         /// <summary>The classifier's input for the given rows: one layer's vectors, or the mix of all.</summary>
@@ -179,9 +212,10 @@ public static class PosProbe
             return mixed;
         }
 
-        public double Accuracy(Features data)
+        /// <summary>For each token in order: whether the classifier's most probable tag is its tag.</summary>
+        public bool[] Correct(Features data)
         {
-            int right = 0;
+            var correct = new bool[data.Count];
             const int chunk = 1024;
             for (int start = 0; start < data.Count; start += chunk)
             {
@@ -197,10 +231,10 @@ public static class PosProbe
                     int best = 0;
                     var row = host.AsSpan(i * head.VocabularySize, head.VocabularySize);
                     for (int t = 1; t < row.Length; t++) if (row[t] > row[best]) best = t;
-                    if (best == data.HostTags[start + i]) right++;
+                    correct[start + i] = best == data.HostTags[start + i];
                 }
             }
-            return data.Count == 0 ? 0 : (double)right / data.Count;
+            return correct;
         }
 
         public void Dispose()

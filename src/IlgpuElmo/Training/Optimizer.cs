@@ -86,12 +86,15 @@ public sealed class Optimizer : IDisposable
         return Math.Sqrt(total);
     }
 
-    /// <summary>Applies one update with the gradients multiplied by <paramref name="gradScale"/>, then zeroes them.</summary>
-    public void Step(float gradScale = 1f)
+    /// <summary>
+    /// Applies one update with the gradients multiplied by <paramref name="gradScale"/> and the learning
+    /// rate by <paramref name="learningRateScale"/> (a schedule's multiplier), then zeroes the gradients.
+    /// </summary>
+    public void Step(float gradScale = 1f, float learningRateScale = 1f)
     {
         StepCount++;
         var o = Options;
-        var step = new OptimizerStep(o.LearningRate, gradScale, o.Beta1, o.Beta2, o.Epsilon,
+        var step = new OptimizerStep(o.LearningRate * learningRateScale, gradScale, o.Beta1, o.Beta2, o.Epsilon,
             1f - MathF.Pow(o.Beta1, StepCount), 1f - MathF.Pow(o.Beta2, StepCount));
         var s = device.Stream;
         foreach (var slot in slots)

@@ -6,7 +6,9 @@ using IlgpuElmo.Kernels;
 namespace IlgpuElmo.Training;
 
 /// <summary>How long to train and how often to checkpoint and evaluate.</summary>
-public sealed record TrainingPlan(long TotalSteps, int CheckpointEvery, int EvaluateEvery, double ClipNorm, ulong Seed);
+/// <param name="Schedule">The learning rate's multiplier by step over <paramref name="TotalSteps"/>; null: constant.</param>
+public sealed record TrainingPlan(long TotalSteps, int CheckpointEvery, int EvaluateEvery, double ClipNorm, ulong Seed,
+    LearningRateSchedule? Schedule = null);
 
 public enum TrainingOutcome { Completed, Interrupted }
 
@@ -83,7 +85,8 @@ public sealed class Trainer(
                 throw new TrainingDivergedException(
                     $"Training diverged at step {step + 1}: loss forward {lossF}, backward {lossB}, gradient norm {norm}. " +
                     $"The last good checkpoint is kept in {runDirectory}; resume from it with a lower learning_rate or all_clip_norm_val.");
-            optimizer.Step(GradientClipping.Scale(norm, plan.ClipNorm));
+            double learningRateScale = (plan.Schedule ?? LearningRateSchedule.Constant).Multiplier(step, plan.TotalSteps);
+            optimizer.Step(GradientClipping.Scale(norm, plan.ClipNorm), (float)learningRateScale);
             step++;
             tokensSeen += batch.TargetCount * 2L;
             double seconds = watch.Elapsed.TotalSeconds;
@@ -95,6 +98,7 @@ public sealed class Trainer(
             {
                 ["step"] = step, ["epoch"] = train.Epoch, ["loss_forward"] = lossF, ["loss_backward"] = lossB,
                 ["loss"] = report.MeanLoss, ["loss_kind"] = model.TrainingLossName, ["grad_norm"] = norm,
+                ["learning_rate"] = optimizer.Options.LearningRate * learningRateScale,
                 ["tokens_per_s"] = rate, ["tokens_seen"] = tokensSeen, ["elapsed_s"] = elapsedBefore + seconds,
             });
             observer.OnStep(report, model.TrainingLossName, model.TrainingLossIsExact);

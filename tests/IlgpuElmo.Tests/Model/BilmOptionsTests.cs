@@ -1,5 +1,6 @@
 using IlgpuElmo.Devices;
 using IlgpuElmo.Model;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Tests.Model;
 
@@ -32,7 +33,8 @@ public class BilmOptionsTests
              "batch_size": 32, "all_clip_norm_val": 5.0, "n_epochs": 3, "n_train_tokens": 123456789012,
              "lstm": {"dim": 64, "projection_dim": 16, "n_layers": 2, "cell_clip": null, "proj_clip": 3, "use_skip_connections": true},
              "softmax": {"kind": "adaptive", "cutoffs": [100, 500], "div_value": 2},
-             "optimizer": "adam", "learning_rate": 0.01, "precision": "tf32", "seed": 7, "my_note": "x"}
+             "optimizer": "adam", "learning_rate": 0.01, "precision": "tf32", "seed": 7, "my_note": "x",
+             "learning_rate_schedule": {"warmup_steps": 40, "decay": "cosine", "final_fraction": 0.1}}
             """, "run/options.json");
         Assert.False(o.UsesCharacters);
         Assert.Equal(1000, o.NTokensVocab);
@@ -46,6 +48,7 @@ public class BilmOptionsTests
         Assert.Equal(0.01f, o.EffectiveLearningRate);
         Assert.Equal(Precision.Tf32, o.Precision);
         Assert.Equal(7ul, o.Seed);
+        Assert.Equal(new LearningRateSchedule(40, LearningRateDecay.Cosine, 0.1f), o.LearningRateSchedule);
         var warning = Assert.Single(warnings);
         Assert.Contains("'my_note'", warning);
         Assert.Contains("run/options.json", warning);
@@ -87,6 +90,10 @@ public class BilmOptionsTests
     [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "char_cnn": {"activation": "relu", "filters": [[1, 4]], "embedding": {"dim": 4}, "n_characters": 262, "max_characters_per_token": 50}}""", "'char_cnn.filters'")]
     [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "char_cnn": {"activation": "relu", "filters": [[7, 8]], "embedding": {"dim": 4}, "n_characters": 262, "max_characters_per_token": 5}}""", "'char_cnn.max_characters_per_token'")]
     [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "char_cnn": {"activation": "relu", "filters": [[1, 8]], "embedding": {}, "n_characters": 262, "max_characters_per_token": 50}}""", "'char_cnn.embedding.dim'")]
+    [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "learning_rate_schedule": {"decay": "step"}}""", "'learning_rate_schedule.decay'")]
+    [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "learning_rate_schedule": {"warmup_steps": -1}}""", "'learning_rate_schedule.warmup_steps'")]
+    [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "learning_rate_schedule": {"final_fraction": 1.5}}""", "'learning_rate_schedule.final_fraction'")]
+    [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "learning_rate_schedule": 0.5}""", "'learning_rate_schedule'")]
     [InlineData("""[1, 2]""", "top level")]
     [InlineData("""{"lstm": """, "not valid JSON")]
     public void InvalidValuesNameTheKey(string json, string named)
@@ -102,9 +109,11 @@ public class BilmOptionsTests
         var (o, _) = BilmOptions.Parse("""
             {"n_tokens_vocab": 1000, "lstm": {"dim": 64, "projection_dim": 16, "n_layers": 3, "cell_clip": 3, "proj_clip": 3, "use_skip_connections": true},
              "char_cnn": {"activation": "tanh", "filters": [[1, 8], [3, 16]], "n_highway": 1, "embedding": {"dim": 4}, "n_characters": 261, "max_characters_per_token": 20},
-             "softmax": {"kind": "adaptive", "cutoffs": [100], "div_value": 4}, "optimizer": "adam", "seed": 3, "dropout": 0.2}
+             "softmax": {"kind": "adaptive", "cutoffs": [100], "div_value": 4}, "optimizer": "adam", "seed": 3, "dropout": 0.2,
+             "learning_rate_schedule": {"warmup_steps": 5, "decay": "linear", "final_fraction": 0.25}}
             """);
         var (back, warnings) = BilmOptions.Parse(o.ToJson());
+        Assert.Equal(o.LearningRateSchedule, back.LearningRateSchedule);
         Assert.Empty(warnings);
         Assert.Equal(o.ToJson(), back.ToJson());
         Assert.Equal(o.Lstm, back.Lstm);

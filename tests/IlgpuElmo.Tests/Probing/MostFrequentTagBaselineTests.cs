@@ -21,6 +21,25 @@ public class MostFrequentTagBaselineTests
     }
 
     [Fact]
+    public void SeenAndAmbiguousWordsAndTheirAccuracyByGroup()
+    {
+        var train = new[] { S("the/at dogs/nns run/vb"), S("the/at run/nn") };
+        var baseline = new MostFrequentTagBaseline(train);
+        Assert.True(baseline.Seen("dogs"));
+        Assert.False(baseline.Seen("Dogs"));
+        Assert.True(baseline.Ambiguous("run"));
+        Assert.False(baseline.Ambiguous("the"));
+        // Test: the (seen, right) run/nn (ambiguous, wrong) cats (unseen -> at, wrong) run/vb (ambiguous, right) fly (unseen -> at, wrong).
+        var test = new[] { S("the/at run/nn cats/nns run/vb fly/vb") };
+        var groups = new TestTokenGroups(baseline, test);
+        Assert.Equal([false, false, true, false, true], groups.Unseen);
+        Assert.Equal([false, true, false, true, false], groups.Ambiguous);
+        var accuracy = TaggingAccuracy.From(baseline.Correct(test), groups);
+        Assert.Equal(new TaggingAccuracy(0.4, 0, 0.5), accuracy);
+        Assert.Equal(0.4, baseline.Accuracy(test));
+    }
+
+    [Fact]
     public void TiesGoToTheTagSeenFirst()
     {
         var baseline = new MostFrequentTagBaseline([S("x/b x/a"), S("y/c")]);

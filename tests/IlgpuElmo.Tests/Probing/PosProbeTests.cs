@@ -51,14 +51,50 @@ public class PosProbeTests
     [Fact]
     public void AContextualLayerBeatsTheTokenLayerWhereTagsNeedContext()
     {
+        var reports = new List<ProbeProgress>();
         var result = PosProbe.Run(TestDevices.Host, new ContextEmbedder(), Corpus(300, 1), Corpus(100, 2),
-            new PosProbeOptions(Epochs: 30, BatchSize: 64, LearningRate: 0.1f));
-        double layer0 = result.Scores[0].Accuracy, layer1 = result.Scores[1].Accuracy, mix = result.Scores[2].Accuracy;
+            new PosProbeOptions(Epochs: 30, BatchSize: 64, LearningRate: 0.1f), progress: new Recorder(reports));
+        double layer0 = result.Scores[0].Accuracy.All, layer1 = result.Scores[1].Accuracy.All, mix = result.Scores[2].Accuracy.All;
         Assert.True(layer1 > 0.99, $"layer 1 sees the previous word: {layer1:P1}");
         Assert.True(layer0 < 0.95, $"layer 0 cannot separate x's tags: {layer0:P1}");
         Assert.True(mix > layer0 + 0.03, $"the mix ({mix:P1}) uses layer 1 and beats layer 0 ({layer0:P1})");
-        Assert.Equal(result.BaselineAccuracy, layer0, 2);
+        Assert.Equal(result.Baseline.All, layer0, 2);
         Assert.Equal(6, result.TagCount);
         Assert.Equal(1f, result.MixWeights.Sum(), 4);
+
+        // Every word is seen in training; only x is ambiguous, and only context resolves it.
+        Assert.Equal(0, result.UnseenTokens);
+        Assert.True(double.IsNaN(result.Baseline.Unseen));
+        Assert.Equal(Corpus(100, 2).Sum(s => s.Words.Count(w => w == "x")), result.AmbiguousTokens);
+        Assert.True(result.Scores[1].Accuracy.Ambiguous > 0.99, $"layer 1 on x: {result.Scores[1].Accuracy.Ambiguous:P1}");
+        Assert.True(result.Baseline.Ambiguous < 0.75, $"one tag (C, the commonest) for every x: {result.Baseline.Ambiguous:P1}");
+
+        string[] stages = ["embedding training tokens", "embedding test tokens", "layer 0 (token)", "layer 1 (LSTM 1)", "scalar mix of all layers"];
+        Assert.Equal(stages, reports.Select(r => r.Stage).Distinct());
+        foreach (var stage in stages)
+        {
+            var done = reports.Where(r => r.Stage == stage).ToList();
+            Assert.Equal(done[^1].Total, done[^1].Done);
+            Assert.True(done.Zip(done.Skip(1)).All(p => p.First.Done <= p.Second.Done), $"{stage} goes forward");
+        }
+        Assert.Equal(1800, reports.Last(r => r.Stage == "embedding training tokens").Total);
+    }
+
+    [Fact]
+    public void TokensOfUnseenWordsAreScoredApart()
+    {
+        var train = new List<TaggedSentence> { new(["a", "b", "x", "a"], ["DA", "DB", "A", "DA"]) };
+        var test = new List<TaggedSentence> { new(["a", "y", "x", "b"], ["DA", "Y", "C", "DB"]) };
+        var result = PosProbe.Run(TestDevices.Host, new ContextEmbedder(), train, test, new PosProbeOptions(Epochs: 2, BatchSize: 4));
+        Assert.Equal(1, result.UnseenTokens);
+        Assert.Equal(0, result.AmbiguousTokens);
+        Assert.Equal(0.5, result.Baseline.All); // a, b right; y (unseen) gets the overall most frequent DA; x gets A
+        Assert.Equal(0, result.Baseline.Unseen);
+        Assert.True(double.IsNaN(result.Baseline.Ambiguous));
+    }
+
+    sealed class Recorder(List<ProbeProgress> reports) : IProgress<ProbeProgress>
+    {
+        public void Report(ProbeProgress value) => reports.Add(value);
     }
 }

@@ -17,7 +17,12 @@ public class OptimizerTests
     public void AdamDenseAndRowSparseMatchTheReferenceAndZeroGradients(string mode) =>
         Run(mode, new OptimizerOptions(OptimizerKind.Adam, 0.01f));
 
-    static void Run(string mode, OptimizerOptions options)
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void AScheduleMultiplierScalesTheLearningRate(string mode) =>
+        Run(mode, new OptimizerOptions(OptimizerKind.Adam, 0.01f), learningRateScale: 0.3f);
+
+    static void Run(string mode, OptimizerOptions options, float learningRateScale = 1f)
     {
         var d = TestDevices.Get(mode);
         var random = new Random(21);
@@ -43,9 +48,10 @@ public class OptimizerTests
             double norm = Math.Sqrt(gw.Sum(g => (double)g * g) + gt.Sum(g => (double)g * g));
             Assert.Equal(norm, optimizer.GradientNorm(), 4);
             float scale = GradientClipping.Scale(norm, 5.0);
-            optimizer.Step(scale);
-            Reference(options, step, scale, w, gw, s1w, s2w, null);
-            Reference(options, step, scale, t, gt, s1t, s2t, [4, 1]);
+            optimizer.Step(scale, learningRateScale);
+            var scheduled = options with { LearningRate = options.LearningRate * learningRateScale };
+            Reference(scheduled, step, scale, w, gw, s1w, s2w, null);
+            Reference(scheduled, step, scale, t, gt, s1t, s2t, [4, 1]);
             TestData.AssertClose(dense.Value.ToArray(d.Stream), w, 1e-5, 1e-6, "dense weights");
             TestData.AssertClose(table.Value.ToArray(d.Stream), t, 1e-5, 1e-6, "table weights");
             Assert.All(dense.Gradient.ToArray(d.Stream), g => Assert.Equal(0f, g));

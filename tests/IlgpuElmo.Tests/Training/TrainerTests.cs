@@ -21,14 +21,15 @@ public class TrainerTests
     /// <summary>One training run in <paramref name="dir"/>: model, optimizer and trainer over the tiny corpus.</summary>
     sealed class Run : IDisposable
     {
-        public Run(string dir, string corpus, bool chars, ITrainingObserver observer, float learningRate = 0.2f, long steps = 8, int checkpointEvery = 3)
+        public Run(string dir, string corpus, bool chars, ITrainingObserver observer, float learningRate = 0.2f, long steps = 8, int checkpointEvery = 3,
+            LearningRateSchedule? schedule = null)
         {
             Vocabulary = TinyModels.VocabularyOf(corpus);
             Options = TinyModels.Options(chars, SoftmaxKind.Sampled, dropout: 0.2f) with { NTokensVocab = Vocabulary.Count };
             Model = BidirectionalLanguageModel.Create(TestDevices.Host, Options, Vocabulary);
             Optimizer = new Optimizer(TestDevices.Host, Model.Parameters, new OptimizerOptions(OptimizerKind.Adagrad, learningRate));
             var batcher = new LmBatcher([corpus], Vocabulary, Options.BatchSize, Options.UnrollSteps, training: true, seed: 11);
-            Trainer = new Trainer(TestDevices.Host, Model, Optimizer, batcher, null, dir, new TrainingPlan(steps, checkpointEvery, 0, 10, 11),
+            Trainer = new Trainer(TestDevices.Host, Model, Optimizer, batcher, null, dir, new TrainingPlan(steps, checkpointEvery, 0, 10, 11, schedule),
                 observer, Checkpoint.Fingerprint(Options.ToJson()), Checkpoint.Fingerprint(string.Join('\n', Vocabulary.Words)));
         }
 
@@ -51,6 +52,8 @@ public class TrainerTests
     [InlineData(true)]
     public void AKilledRunResumedFromItsCheckpointEndsExactlyAsAnUninterruptedOne(bool chars)
     {
+        // A warm-up and decay over the run: the resumed run must pick the schedule up at its step.
+        var schedule = new LearningRateSchedule(2, LearningRateDecay.Linear, 0.1f);
         using var temp = new TempDirectory();
         string corpus = TinyModels.Corpus(temp, 40, 1);
         string whole = Path.Combine(temp.Path, "whole"), killed = Path.Combine(temp.Path, "killed");
@@ -58,15 +61,15 @@ public class TrainerTests
         Directory.CreateDirectory(killed);
         float[][] expected;
         var wholeSteps = new Recorder();
-        using (var run = new Run(whole, corpus, chars, wholeSteps))
+        using (var run = new Run(whole, corpus, chars, wholeSteps, schedule: schedule))
         {
             Assert.Equal(TrainingOutcome.Completed, run.Trainer.Run(CancellationToken.None));
             expected = run.Weights();
         }
-        using (var run = new Run(killed, corpus, chars, new Recorder(r => { if (r.Step == 5) throw new Crash(); })))
+        using (var run = new Run(killed, corpus, chars, new Recorder(r => { if (r.Step == 5) throw new Crash(); }), schedule: schedule))
             Assert.Throws<Crash>(() => run.Trainer.Run(CancellationToken.None));
         var resumedSteps = new Recorder();
-        using (var run = new Run(killed, corpus, chars, resumedSteps))
+        using (var run = new Run(killed, corpus, chars, resumedSteps, schedule: schedule))
         {
             run.Trainer.Resume();
             Assert.Equal(3, run.Trainer.Step);
@@ -77,6 +80,14 @@ public class TrainerTests
         Assert.Equal(wholeSteps.Steps.Skip(3).Select(s => s.MeanLoss), resumedSteps.Steps.Select(s => s.MeanLoss));
         var metrics = new MetricsLog(Path.Combine(killed, "metrics.jsonl")).ReadAll();
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), metrics.Select(m => m["step"]!.GetValue<long>()));
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => 0.2 * schedule.Multiplier(i, 8)),
+            metrics.Select(m => m["learning_rate"]!.GetValue<double>()), new ToleranceComparer(1e-6));
+    }
+
+    sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double a, double b) => Math.Abs(a - b) <= tolerance;
+        public int GetHashCode(double value) => 0;
     }
 
     [Fact]
