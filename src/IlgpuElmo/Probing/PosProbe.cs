@@ -93,8 +93,9 @@ public static class PosProbe
         public int Count => HostTags.Length;
 
         /// <summary>
-        /// Embeds the sentences a chunk at a time, copying each chunk's layers straight into the device
-        /// tensor (no host copy of the whole set: the train split's is gigabytes).
+        /// Embeds the sentences a chunk at a time, shortest first (a chunk is padded to its longest sentence,
+        /// so chunks of similar lengths waste little), and copies each sentence's layers straight to its
+        /// place in the device tensor (no host copy of the whole set: the train split's is gigabytes).
         /// </summary>
         public static Features Build(ComputeDevice device, ISentenceEmbedder embedder, IReadOnlyList<TaggedSentence> sentences,
             Dictionary<string, int> tagIds, string stage, IProgress<ProbeProgress>? progress)
@@ -102,27 +103,26 @@ public static class PosProbe
             int n = sentences.Sum(s => s.Words.Length), w = embedder.Width, l = embedder.LayerCount;
             var layers = device.Allocate<float>(new Shape(l, n, w), "probe features");
             var hostTags = new int[n];
-            int at = 0;
+            var firstToken = new int[sentences.Count];
+            for (int i = 1; i < sentences.Count; i++) firstToken[i] = firstToken[i - 1] + sentences[i - 1].Words.Length;
+            var byLength = Enumerable.Range(0, sentences.Count).OrderBy(i => sentences[i].Words.Length).ToArray();
+            int done = 0;
             const int chunk = 256;
-            for (int start = 0; start < sentences.Count; start += chunk)
+            for (int start = 0; start < byLength.Length; start += chunk)
             {
-                var part = sentences.Skip(start).Take(chunk).ToList();
-                var vectors = embedder.Embed(part.Select(s => s.Words).ToList());
-                int chunkTokens = part.Sum(s => s.Words.Length), offset = 0;
-                var host = new float[(long)l * chunkTokens * w];
-                for (int s = 0; s < part.Count; s++)
+                var part = byLength.AsSpan(start, Math.Min(chunk, byLength.Length - start)).ToArray();
+                var vectors = embedder.Embed(part.Select(i => sentences[i].Words).ToList());
+                for (int s = 0; s < part.Length; s++)
                 {
-                    int tokens = part[s].Words.Length;
+                    var sentence = sentences[part[s]];
+                    int tokens = sentence.Words.Length, at = firstToken[part[s]];
                     for (int layer = 0; layer < l; layer++)
-                        Array.Copy(vectors[s], (long)layer * tokens * w, host, ((long)layer * chunkTokens + offset) * w, (long)tokens * w);
-                    for (int t = 0; t < tokens; t++) hostTags[at + offset + t] = tagIds.GetValueOrDefault(part[s].Tags[t], -1);
-                    offset += tokens;
+                        layers.View.SubView(((long)layer * n + at) * w, (long)tokens * w)
+                            .CopyFromCPU(device.Stream, vectors[s].AsSpan(layer * tokens * w, tokens * w));
+                    for (int t = 0; t < tokens; t++) hostTags[at + t] = tagIds.GetValueOrDefault(sentence.Tags[t], -1);
+                    done += tokens;
                 }
-                for (int layer = 0; layer < l; layer++)
-                    layers.View.SubView(((long)layer * n + at) * w, (long)chunkTokens * w)
-                        .CopyFromCPU(device.Stream, host.AsSpan((int)((long)layer * chunkTokens * w), chunkTokens * w));
-                at += chunkTokens;
-                progress?.Report(new ProbeProgress(stage, at, n, "tokens"));
+                progress?.Report(new ProbeProgress(stage, done, n, "tokens"));
             }
             device.Stream.Synchronize();
             return new Features
