@@ -93,10 +93,14 @@ public static class RunFolder
         }
     }
 
-    /// <summary>Temporary files of writes a killed process never finished (their owner is gone: we hold the lock).</summary>
+    /// <summary>
+    /// Temporary files of a run's writes that a killed process never finished (their writer is gone: we
+    /// hold the lock). Only our own files' temp names (.NAME.*.tmp), never anything else in the folder.
+    /// </summary>
     static void RemoveLeftovers(string folder)
     {
-        foreach (var temp in Directory.GetFiles(folder, ".*.tmp")) File.Delete(temp);
+        foreach (var name in RunFiles.Append(RunFolderLock.OwnerFileName))
+            foreach (var temp in Directory.GetFiles(folder, $".{name}.*.tmp")) File.Delete(temp);
     }
 
     static string Describe(string folder)

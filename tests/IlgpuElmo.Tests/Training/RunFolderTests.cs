@@ -64,8 +64,15 @@ public class RunFolderTests
         var e = Assert.Throws<InputException>(() => RunFolder.ClaimForNewRun(run, overwrite: false));
         Assert.Contains("already holds a run (run.json)", e.Message);
         Assert.Contains("--overwrite", e.Message);
+        string leftover = Path.Combine(run, ".checkpoint.pending.bin.1234.0123456789abcdef.tmp"), users = Path.Combine(run, ".notes.tmp");
+        File.WriteAllText(leftover, "a checkpoint write cut off by kill -9");
+        File.WriteAllText(users, "not ours");
         using (RunFolder.ClaimForNewRun(run, overwrite: true))
+        {
             Assert.False(File.Exists(Path.Combine(run, "run.json")));
+            Assert.False(File.Exists(leftover));
+            Assert.True(File.Exists(users));
+        }
         string file = temp.File("afile", "x");
         Assert.Contains("is a file", Assert.Throws<InputException>(() => RunFolder.CheckNewRunTarget(file, overwrite: true)).Message);
     }
