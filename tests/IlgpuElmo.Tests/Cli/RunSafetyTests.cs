@@ -168,10 +168,12 @@ public class RunSafetyTests(FinishedRun finished) : IClassFixture<FinishedRun>
     public void ACorpusWithNoTargetsIsAnErrorBeforeAnyFolderIsCreatedWhateverTheVocabulary()
     {
         using var temp = new TempDirectory();
-        string blank = temp.File("blank.txt", "   \n\t\n \u00a0 \n");
+        string blank = temp.File("blank.txt", "   \n\t\n \u00a0 \n"), invalid = Path.Combine(temp.Path, "invalid.txt");
+        File.WriteAllBytes(invalid, [0xC3, 0x28, (byte)'\n', 0xFF, (byte)'\n']);
         string run = Path.Combine(temp.Path, "run");
-        AssertOneLineError(Elmo("train", "--train", blank, "--vocab", Path.Combine(finished.Folder, "vocab.txt"), "--options", finished.Options, "--out", run),
-            "has no trainable targets", blank);
+        var r = Elmo("train", "--train", $"{blank},{invalid}", "--vocab", Path.Combine(finished.Folder, "vocab.txt"), "--options", finished.Options, "--out", run);
+        AssertOneLineError(r, "(2 file(s), e.g. " + blank + ") has no trainable targets");
+        Assert.Contains($"skipped 2 line(s) that are not valid UTF-8 (e.g. {invalid}:1, {invalid}:2)", r.Log);
         Assert.False(Directory.Exists(run));
     }
 
