@@ -14,7 +14,8 @@ sealed class ElmoProcess : IDisposable
 
     public ElmoProcess(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // The dotnet CLI names its own host for the processes it starts (dotnet test included).
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardError = true,
