@@ -20,7 +20,7 @@ public static class RunFolder
 
     /// <summary>
     /// Checks, before any work, that <paramref name="folder"/> may receive a new run: it is not a file,
-    /// and it holds no run unless <paramref name="overwrite"/>. Creates nothing.
+    /// no other process holds it, and it holds no run unless <paramref name="overwrite"/>. Creates nothing.
     /// </summary>
     public static void CheckNewRunTarget(string folder, bool overwrite)
     {
