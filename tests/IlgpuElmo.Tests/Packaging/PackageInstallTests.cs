@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Reflection;
 using System.Text.RegularExpressions;
+using Xunit.Abstractions;
 
 namespace IlgpuElmo.Tests.Packaging;
 
@@ -12,7 +13,7 @@ namespace IlgpuElmo.Tests.Packaging;
 /// IlgpuElmo package. Restores reuse the machine's NuGet cache; this version's packages are removed from it
 /// afterwards.
 /// </summary>
-public class PackageInstallTests
+public class PackageInstallTests(ITestOutputHelper log)
 {
     static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(5);
 
@@ -82,6 +83,8 @@ public class PackageInstallTests
             {
                 string cached = Path.Combine(GlobalPackagesFolder(), id, version);
                 if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
+                string versions = Path.GetDirectoryName(cached)!;
+                if (Directory.Exists(versions) && !Directory.EnumerateFileSystemEntries(versions).Any()) Directory.Delete(versions);
             }
         }
     }
@@ -112,13 +115,13 @@ public class PackageInstallTests
     /// <summary>The .NET installation running these tests (shared/Microsoft.NETCore.App/&lt;version&gt;/ is three levels below it).</summary>
     static string DotnetRoot() => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "..", "..", ".."));
 
-    static string Dotnet(string directory, params string[] args) =>
+    string Dotnet(string directory, params string[] args) =>
         Run(directory, Path.Combine(DotnetRoot(), OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet"), args);
 
-    static string Run(string directory, string program, params string[] args) => Run(directory, program, args, []);
+    string Run(string directory, string program, params string[] args) => Run(directory, program, args, []);
 
     /// <summary>Runs a program to the end and returns its stdout and stderr; a failure or a hang fails the test with both.</summary>
-    static string Run(string directory, string program, string[] args, params (string Name, string Value)[] environment)
+    string Run(string directory, string program, string[] args, params (string Name, string Value)[] environment)
     {
         var start = new ProcessStartInfo(program, args)
         {
@@ -133,6 +136,7 @@ public class PackageInstallTests
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
         foreach (var (name, value) in environment) start.Environment[name] = value;
+        var watch = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -142,6 +146,7 @@ public class PackageInstallTests
             Assert.Fail($"{Path.GetFileName(program)} {string.Join(' ', args)} ran past {StepTimeout.TotalMinutes} min");
         }
         string output = stdout.Result + stderr.Result;
+        log.WriteLine($"{watch.Elapsed.TotalSeconds,6:F1} s  {Path.GetFileName(program)} {string.Join(' ', args)}");
         Assert.True(process.ExitCode == 0, $"{Path.GetFileName(program)} {string.Join(' ', args)} exited with {process.ExitCode}:\n{output}");
         return output;
     }
