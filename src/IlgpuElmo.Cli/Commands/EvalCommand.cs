@@ -34,7 +34,7 @@ static class EvalCommand
             int batch = result.GetValue(batchSize) ?? lm.Options.BatchSize;
             long total = LmBatcher.CountTargets(files);
             var watch = Stopwatch.StartNew();
-            var (f, b, tokens) = ConsoleProgress.Run("eval", "tokens", total,
+            var (f, b, tokens) = ConsoleProgress.Run("eval, per direction", "tokens", total,
                 progress => lm.Evaluate(new LmBatcher(files, lm.Vocabulary, batch, lm.Options.UnrollSteps, training: false, seed: 0), progress));
             var r = EvaluationReport.FromLosses(0, f, b, tokens, watch.Elapsed.TotalSeconds);
             Console.WriteLine($"perplexity: forward {r.ForwardPerplexity:F2}, backward {r.BackwardPerplexity:F2}, mean {r.MeanPerplexity:F2}");

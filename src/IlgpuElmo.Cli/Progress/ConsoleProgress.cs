@@ -15,14 +15,15 @@ static class ConsoleProgress
     /// <summary>Runs <paramref name="work"/> while showing its progress towards <paramref name="total"/> <paramref name="unit"/>.</summary>
     public static T Run<T>(string description, string unit, long total, Func<IProgress<long>, T> work)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        if (Console.IsErrorRedirected || !console.Profile.Capabilities.Interactive)
+        if (Console.IsErrorRedirected)
         {
             var log = new ProgressLog(description, unit, total, Console.Error, LogInterval);
             T result = work(log);
             log.Finish();
             return result;
         }
+        // Interactive by stderr alone: `elmo embed ... > out.txt` on a terminal still gets the bar.
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error), Interactive = InteractionSupport.Yes });
         return console.Progress()
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
                 new RateColumn(unit), new RemainingTimeColumn(), new ElapsedTimeColumn())

@@ -88,7 +88,7 @@ public class ProgressReportingTests
             line => Assert.StartsWith("2 lines, 14 tokens in", line),
             line => Assert.Contains("words x 8 ->", line));
         string log = stderr.ToString();
-        Assert.Contains($"eval: {LmBatcher.CountTargets([corpus]):N0} tokens in ", log);
+        Assert.Contains($"eval, per direction: {LmBatcher.CountTargets([corpus]):N0} tokens in ", log);
         Assert.Contains("embed: 14 tokens in ", log);
         Assert.Contains($"dump-token-embeddings: {File.ReadAllLines(Path.Combine(run, "vocab.txt")).Length} words in ", log);
     }
