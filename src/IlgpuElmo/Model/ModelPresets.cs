@@ -28,14 +28,14 @@ public static class ModelPresets
     public static string DefaultFor(DeviceKind kind) => kind == DeviceKind.Cpu ? "cpu-default" : "gpu-medium";
 
     /// <summary>
-    /// cpu-small's model at twice its learning rate, warmed up over 100 steps and decayed linearly to a
+    /// cpu-small's model at twice its learning rate, warmed up over 50 steps and decayed linearly to a
     /// tenth by the run's last step (however long: `--epochs` stretches the schedule).
     /// </summary>
     public static BilmOptions CpuDefault => CpuSmall with
     {
         NEpochs = 1,
         LearningRate = 0.004f,
-        LearningRateSchedule = new LearningRateSchedule(100, LearningRateDecay.Linear, 0.1f),
+        LearningRateSchedule = new LearningRateSchedule(50, LearningRateDecay.Linear, 0.1f),
     };
 
     public static BilmOptions CpuSmall => new(
