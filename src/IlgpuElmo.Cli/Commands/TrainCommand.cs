@@ -33,26 +33,30 @@ static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints", DefaultValueFactory = _ => 100 };
         var evalEvery = new Option<int>("--eval-every") { Description = "Steps between held-out perplexity reports (and at the end)", DefaultValueFactory = _ => 400 };
         var seed = new Option<ulong?>("--seed") { Description = "Random seed (default: the options' seed)" };
+        var init = new InitArguments();
         var command = new Command("train", "Train a bidirectional language model (ELMo)");
         foreach (var o in new Option[] { train, dev, test, vocab, minCount, options, preset, output, resume, epochs, steps, checkpointEvery, evalEvery, seed })
             command.Options.Add(o);
+        init.AddTo(command);
         device.AddTo(command);
         command.SetAction((result, cancel) =>
         {
             var args = new TrainArguments(result.GetValue(train), result.GetValue(dev), result.GetValue(test), result.GetValue(vocab),
                 result.GetValue(minCount), result.GetValue(options), result.GetValue(preset), result.GetValue(output), result.GetValue(resume),
-                result.GetValue(epochs), result.GetValue(steps), result.GetValue(checkpointEvery), result.GetValue(evalEvery), result.GetValue(seed));
+                result.GetValue(epochs), result.GetValue(steps), result.GetValue(checkpointEvery), result.GetValue(evalEvery), result.GetValue(seed),
+                init.Parse(result));
             return Task.FromResult(Run(args, device.Parse(result), cancel));
         });
         return command;
     }
 
     public sealed record TrainArguments(string? Train, string? Dev, string? Test, string? Vocab, int MinCount, string? Options,
-        string? Preset, string? Out, string? Resume, double? Epochs, long? Steps, int CheckpointEvery, int EvalEvery, ulong? Seed);
+        string? Preset, string? Out, string? Resume, double? Epochs, long? Steps, int CheckpointEvery, int EvalEvery, ulong? Seed,
+        InitArguments.Values? Init = null);
 
     /// <summary>The corpus and plan of a run, saved as run.json so --resume needs nothing else.</summary>
     public sealed record RunSettings(string[] TrainFiles, string[]? DevFiles, string[]? TestFiles, long TotalSteps,
-        int CheckpointEvery, int EvalEvery, ulong Seed, string Device);
+        int CheckpointEvery, int EvalEvery, ulong Seed, string Device, bool FreezeEncoder = false);
 
     public static int Run(TrainArguments a, Devices.DeviceOptions deviceOptions, CancellationToken cancel)
     {
@@ -63,12 +67,15 @@ static class TrainCommand
         Vocabulary vocabulary;
         using var device = ComputeDevice.Create(deviceOptions, log);
         device.MemoryHint = "lower batch_size in the options (or the model size)";
+        var initArgs = a.Init ?? new InitArguments.Values(null, null, null, false);
+        using var init = a.Resume is null ? ModelInitialization.Open(device, initArgs.RunFolder, initArgs.Options, initArgs.Weights) : null;
 
         if (a.Resume is { } resumeDir)
         {
             runDir = resumeDir;
             string settingsPath = Path.Combine(runDir, "run.json");
             if (!File.Exists(settingsPath)) throw new InputException($"--resume {runDir}: there is no run.json there; give the folder of an earlier `elmo train`.");
+            if (initArgs.Given) throw new InputException($"--resume {runDir} continues a run from its checkpoint; --init, --init-options, --init-weights and --freeze start a new one: give one or the other.");
             settings = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(settingsPath))!;
             (options, var warnings) = BilmOptions.Load(Path.Combine(runDir, "options.json"));
             foreach (var w in warnings) log.WriteLine($"warning: {w}");
@@ -87,7 +94,13 @@ static class TrainCommand
             var testFiles = a.Test is { } t ? CorpusFiles.Expand(t, "--test") : builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "test"), "--test") : null;
 
             string presetName = a.Preset ?? ModelPresets.DefaultFor(device.Description.Kind);
-            if (a.Options is { } optionsPath)
+            if (init is not null)
+            {
+                (options, var warnings) = init.TrainingOptions(a.Options, presetName);
+                foreach (var w in warnings) log.WriteLine($"warning: {w}");
+                log.WriteLine($"initial model: {init.Source}; architecture from its options, training settings from {a.Options ?? $"preset {presetName}"}");
+            }
+            else if (a.Options is { } optionsPath)
             {
                 (options, var warnings) = BilmOptions.Load(optionsPath);
                 foreach (var w in warnings) log.WriteLine($"warning: {w}");
@@ -97,7 +110,8 @@ static class TrainCommand
             var reader = new SentenceReader();
             long targets = LmBatcher.CountTargets(trainFiles, reader);
             if (reader.Warning is { } warning) log.WriteLine(warning);
-            if (a.Vocab is { } vocabPath) vocabulary = Vocabulary.Load(vocabPath);
+            if (init?.FixedVocabulary(a.Vocab) is { } fixedVocabulary) vocabulary = fixedVocabulary;
+            else if (a.Vocab is { } vocabPath) vocabulary = Vocabulary.Load(vocabPath);
             else (vocabulary, _) = Vocabulary.Build(trainFiles, a.MinCount, new SentenceReader());
             if (options.NTokensVocab is { } n && n != vocabulary.Count)
                 log.WriteLine($"warning: n_tokens_vocab is {n} in the options but the vocabulary has {vocabulary.Count} words; using the vocabulary's size.");
@@ -111,7 +125,7 @@ static class TrainCommand
             runDir = a.Out ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss"));
             Directory.CreateDirectory(runDir);
             settings = new RunSettings(trainFiles.ToArray(), devFiles?.ToArray(), testFiles?.ToArray(), total,
-                a.CheckpointEvery, a.EvalEvery, options.Seed, device.Description.ToString());
+                a.CheckpointEvery, a.EvalEvery, options.Seed, device.Description.ToString(), initArgs.Freeze);
             options.Save(Path.Combine(runDir, "options.json"));
             vocabulary.Save(Path.Combine(runDir, "vocab.txt"));
             AtomicFile.WriteAllText(Path.Combine(runDir, "run.json"), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
@@ -121,8 +135,14 @@ static class TrainCommand
 
         log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}");
         using var model = BidirectionalLanguageModel.Create(device, options, vocabulary);
-        log.WriteLine($"model: {model.Describe()}");
-        using var optimizer = new Optimizer(device, model.Parameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
+        if (init is not null)
+        {
+            foreach (var line in init.Apply(model)) log.WriteLine(line);
+            init.Dispose();
+        }
+        model.EncoderFrozen = settings.FreezeEncoder;
+        log.WriteLine($"model: {model.Describe()}{(model.EncoderFrozen ? "; token encoder frozen (--freeze)" : "")}");
+        using var optimizer = new Optimizer(device, model.TrainableParameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
         var trainBatcher = new LmBatcher(settings.TrainFiles, vocabulary, options.BatchSize, options.UnrollSteps, training: true, settings.Seed);
         Func<LmBatcher>? heldOut = settings.DevFiles is { } devs
             ? () => new LmBatcher(devs, vocabulary, options.BatchSize, options.UnrollSteps, training: false, settings.Seed)

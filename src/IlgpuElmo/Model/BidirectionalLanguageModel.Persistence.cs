@@ -38,12 +38,14 @@ public sealed partial class BidirectionalLanguageModel
     /// <summary>
     /// A model from published weights: an options JSON and an HDF5 weight file in bilm-tf's layout (as
     /// allennlp and bilm-tf publish them; see <see cref="Formats.BilmWeightNames"/>). The softmax is
-    /// not in published files; when the file has ours (an `elmo export`), it is loaded too, otherwise
+    /// not in published files; when <paramref name="softmaxPath"/> (an export's softmax.hdf5) or the
+    /// weight file itself holds every dataset of this head with its shape, it is loaded too, otherwise
     /// the head stays untrained and only embedding is meaningful. A word-input model needs
     /// <paramref name="vocabulary"/> (its embedding rows are its words); a character model may take
     /// none (embedding needs no vocabulary).
     /// </summary>
-    public static BidirectionalLanguageModel LoadPublished(ComputeDevice device, string optionsPath, string weightsPath, Vocabulary? vocabulary = null)
+    public static BidirectionalLanguageModel LoadPublished(ComputeDevice device, string optionsPath, string weightsPath, Vocabulary? vocabulary = null,
+        string? softmaxPath = null)
     {
         var (options, _) = BilmOptions.Load(optionsPath);
         using var file = Formats.WeightFile.Open(weightsPath);
@@ -60,13 +62,17 @@ public sealed partial class BidirectionalLanguageModel
         try
         {
             model.Initialize(options.Seed);
-            foreach (var p in model.Parameters)
-            {
-                // The softmax rows are words of a vocabulary: without the file's own softmax of this
-                // vocabulary's size, the head stays as initialised (embedding does not use it).
-                if (model.Head.Parameters.Contains(p) && file.ShapeOf(p.Name)?.SequenceEqual(p.Shape.Dims.ToArray()) != true) continue;
+            foreach (var p in model.Encoder.Parameters.Concat(model.Lstm.Parameters))
                 p.Value.CopyFrom(device.Stream, ReadParameter(file, p));
-            }
+            // The softmax rows are words of a vocabulary: without a softmax of this head's shapes, the head
+            // stays as initialised (embedding does not use it).
+            using var softmaxFile = softmaxPath is null ? null : Formats.WeightFile.Open(softmaxPath);
+            foreach (var source in new[] { softmaxFile, file })
+                if (source is not null && model.Head.Parameters.All(p => HasShape(source, p)))
+                {
+                    foreach (var p in model.Head.Parameters) p.Value.CopyFrom(device.Stream, ReadParameter(source, p));
+                    break;
+                }
             return model;
         }
         catch
@@ -77,13 +83,21 @@ public sealed partial class BidirectionalLanguageModel
     }
 
     /// <summary>
-    /// Writes the weights in bilm-tf's layout (atomically), readable by allennlp's Elmo and by
-    /// <see cref="LoadPublished"/>; our softmax goes in too, under its own names, for perplexity.
+    /// Writes the token encoder and both LSTM stacks in bilm-tf's layout (atomically): exactly the
+    /// datasets of <see cref="Formats.BilmWeightNames.Expected"/>, readable by allennlp's Elmo, bilm-tf
+    /// and <see cref="LoadPublished"/>. The softmax is not part of that layout: <see cref="ExportSoftmax"/>.
     /// </summary>
-    public void ExportPublished(string weightsPath)
+    public void ExportPublished(string weightsPath) => Export(weightsPath, Encoder.Parameters.Concat(Lstm.Parameters));
+
+    /// <summary>Writes the softmax head's weights (atomically) under their parameter names: softmax/W [V, P] and softmax/b [V], or adaptive/....</summary>
+    public void ExportSoftmax(string path) => Export(path, Head.Parameters);
+
+    static bool HasShape(Formats.WeightFile file, Layers.Parameter p) => file.ShapeOf(p.Name)?.SequenceEqual(p.Shape.Dims.ToArray()) == true;
+
+    void Export(string path, IEnumerable<Layers.Parameter> parameters)
     {
-        using var writer = new Formats.Hdf5Writer(weightsPath);
-        foreach (var p in Parameters)
+        using var writer = new Formats.Hdf5Writer(path);
+        foreach (var p in parameters)
         {
             var data = p.Value.ToArray(device.Stream);
             if (p.Name == Formats.BilmWeightNames.CharEmbedding)
