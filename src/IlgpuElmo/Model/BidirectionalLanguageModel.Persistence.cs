@@ -83,32 +83,47 @@ public sealed partial class BidirectionalLanguageModel
     }
 
     /// <summary>
-    /// Writes the token encoder and both LSTM stacks in bilm-tf's layout (atomically): exactly the
-    /// datasets of <see cref="Formats.BilmWeightNames.Expected"/>, readable by allennlp's Elmo, bilm-tf
-    /// and <see cref="LoadPublished"/>. The softmax is not part of that layout: <see cref="ExportSoftmax"/>.
+    /// Writes the token encoder and both LSTM stacks in bilm-tf's layout (atomically): the datasets of
+    /// <see cref="Formats.BilmWeightNames.Expected"/>, readable by allennlp's Elmo, bilm-tf and
+    /// <see cref="LoadPublished"/>. When the filters add up to the token width bilm-tf has no CNN_proj,
+    /// but allennlp's Elmo always reads one: an identity projection (zero bias) is added for it, which
+    /// changes nothing. The softmax is not part of the layout: <see cref="ExportSoftmax"/>.
     /// </summary>
-    public void ExportPublished(string weightsPath) => Export(weightsPath, Encoder.Parameters.Concat(Lstm.Parameters));
+    public void ExportPublished(string weightsPath)
+    {
+        using var writer = new Formats.Hdf5Writer(weightsPath);
+        foreach (var p in Encoder.Parameters.Concat(Lstm.Parameters)) Add(writer, p);
+        if (Options.CharCnn is { } cnn && cnn.NFilters == Options.TokenDim)
+        {
+            int f = cnn.NFilters;
+            var identity = new float[f * f];
+            for (int i = 0; i < f; i++) identity[i * f + i] = 1f;
+            writer.Add(Formats.BilmWeightNames.ProjectionWeight, identity, [f, f]);
+            writer.Add(Formats.BilmWeightNames.ProjectionBias, new float[f], [f]);
+        }
+        writer.Commit();
+    }
 
     /// <summary>Writes the softmax head's weights (atomically) under their parameter names: softmax/W [V, P] and softmax/b [V], or adaptive/....</summary>
-    public void ExportSoftmax(string path) => Export(path, Head.Parameters);
+    public void ExportSoftmax(string path)
+    {
+        using var writer = new Formats.Hdf5Writer(path);
+        foreach (var p in Head.Parameters) Add(writer, p);
+        writer.Commit();
+    }
 
     static bool HasShape(Formats.WeightFile file, Layers.Parameter p) => file.ShapeOf(p.Name)?.SequenceEqual(p.Shape.Dims.ToArray()) == true;
 
-    void Export(string path, IEnumerable<Layers.Parameter> parameters)
+    void Add(Formats.Hdf5Writer writer, Layers.Parameter p)
     {
-        using var writer = new Formats.Hdf5Writer(path);
-        foreach (var p in parameters)
+        var data = p.Value.ToArray(device.Stream);
+        if (p.Name == Formats.BilmWeightNames.CharEmbedding)
         {
-            var data = p.Value.ToArray(device.Stream);
-            if (p.Name == Formats.BilmWeightNames.CharEmbedding)
-            {
-                // Our table has a zero row 0 for the masking id; the published one starts at id 1.
-                int d = p.Shape[1];
-                writer.Add(p.Name, data.AsSpan(d), [p.Shape[0] - 1, d]);
-            }
-            else writer.Add(p.Name, data, p.Shape.Dims.ToArray());
+            // Our table has a zero row 0 for the masking id; the published one starts at id 1.
+            int d = p.Shape[1];
+            writer.Add(p.Name, data.AsSpan(d), [p.Shape[0] - 1, d]);
         }
-        writer.Commit();
+        else writer.Add(p.Name, data, p.Shape.Dims.ToArray());
     }
 
     static float[] ReadParameter(Formats.WeightFile file, Layers.Parameter p)

@@ -85,6 +85,12 @@ public static class PublishedExport
         if (options.Precision != Devices.Precision.Fp32)
             lines.Add($"precision {options.Precision.ToString().ToLowerInvariant()}: kept in {FullOptionsFile}");
         lines.Add($"seed {options.Seed}: kept in {FullOptionsFile}");
+        var lstm = options.Lstm;
+        if (!lstm.Projects)
+            lines.Add($"lstm.projection_dim {lstm.ProjectionDim} >= lstm.dim {lstm.Dim}: our LSTMs project anyway (W_P_0 [{lstm.Dim}, {lstm.ProjectionDim}] is in {WeightsFile}); " +
+                "allennlp's Elmo reads that (it always projects), bilm-tf builds no projection then and does not");
+        if (!lstm.UseSkipConnections && lstm.NLayers > 1)
+            lines.Add("use_skip_connections false: bilm-tf honours it, but allennlp's Elmo always adds the residual around layers above the first, so its vectors would differ");
         if (!options.UsesCharacters)
             lines.Add("a word-input model: bilm-tf reads it (use_character_inputs=False, embedding_weight_file=weights.hdf5); allennlp's Elmo needs a char_cnn and cannot");
         return lines;
