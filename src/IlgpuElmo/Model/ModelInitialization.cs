@@ -120,7 +120,7 @@ public sealed class ModelInitialization : IDisposable
             return lines;
         }
         foreach (var p in target.Head.Parameters) p.Value.CopyFrom(s, ReadSoftmax(p));
-        lines.Add($"softmax: loaded from {Source} (the same {target.Vocabulary.Count}-word vocabulary)");
+        lines.Add($"softmax: loaded from {softmaxFile?.Path ?? Source} (the same {target.Vocabulary.Count}-word vocabulary)");
         return lines;
     }
 
