@@ -112,32 +112,48 @@ public sealed class AdaptiveSoftmaxHead : ISoftmaxHead
     public double ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> gradHidden, float lossScale)
     {
         rows.CheckShapes(hidden, targets, gradHidden, HiddenSize);
-        return Run(stream, hidden, targets, gradHidden, lossScale);
+        var host = rows.ReadTargets(stream, targets, VocabularySize).ToArray();
+        var sum = workspace.Get<float>("loss-sum", 1);
+        Run(stream, hidden, host, targets, gradHidden, lossScale, new LossOutput(sum.View, 1f));
+        return SoftmaxRows.ReadScalar(stream, sum);
+    }
+
+    public void ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, TrainingTargets targets, DeviceTensor<float> gradHidden,
+        float lossScale, LossOutput loss)
+    {
+        int n = rows.CheckShapes(hidden, null, gradHidden, HiddenSize);
+        var host = rows.CheckTargets(targets, n, VocabularySize);
+        Run(stream, hidden, host, targets.Device, gradHidden, lossScale, loss);
     }
 
     public double Loss(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets)
     {
         rows.CheckShapes(hidden, targets, null, HiddenSize);
-        return Run(stream, hidden, targets, null, 0f);
+        return Run(stream, hidden, rows.ReadTargets(stream, targets, VocabularySize), targets, null, 0f, null);
     }
 
     public void TargetLogProbabilities(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> output)
     {
         int n = rows.CheckShapes(hidden, targets, null, HiddenSize);
         Shape.Check("adaptive softmax: target log-probabilities", output.Shape, new Shape(n));
-        Run(stream, hidden, targets, null, 0f, output);
+        Run(stream, hidden, rows.ReadTargets(stream, targets, VocabularySize), targets, null, 0f, null, output);
     }
 
     /// <summary>
-    /// Loss (gradHidden null) or loss and gradients; with <paramref name="logProbOutput"/>, writes -rowLoss
-    /// there instead of reading the losses back.
+    /// Loss (gradHidden null) or loss and gradients, for targets checked on the host (<paramref name="hostTargets"/>,
+    /// the same values as <paramref name="targets"/>). The summed loss goes to <paramref name="loss"/> on the
+    /// device when given (returns 0, no wait); with <paramref name="logProbOutput"/>, -rowLoss is written there;
+    /// otherwise the losses are read back and their sum returned.
     /// </summary>
-    double Run(AcceleratorStream s, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float>? gradHidden, float lossScale,
-        DeviceTensor<float>? logProbOutput = null)
+    double Run(AcceleratorStream s, DeviceTensor<float> hidden, ReadOnlySpan<int> hostTargets, DeviceTensor<int> targets, DeviceTensor<float>? gradHidden,
+        float lossScale, LossOutput? loss, DeviceTensor<float>? logProbOutput = null)
     {
         int n = hidden.Shape[0], p = HiddenSize, clusters = ClusterCount;
-        var hostTargets = rows.ReadTargets(s, targets, VocabularySize);
-        if (n == 0) return 0;
+        if (n == 0)
+        {
+            if (loss is { } empty) SoftmaxRows.WriteLoss(device, s, workspace.Get<float>("row-loss", 1).Slice(0, 0), empty);
+            return 0;
+        }
 
         // Host: the head's target column per row, then per cluster its rows and their in-cluster targets.
         // packed: headTarget [N] | rows_0 [n_0] | local_0 [n_0] | rows_1 ...
@@ -208,6 +224,11 @@ public sealed class AdaptiveSoftmaxHead : ISoftmaxHead
         if (logProbOutput is not null)
         {
             device.Kernels(rt => new ElementwiseKernels(rt)).Axpby(s, -1f, rowLoss.View, 0f, logProbOutput.View);
+            return 0;
+        }
+        if (loss is { } output)
+        {
+            SoftmaxRows.WriteLoss(device, s, rowLoss, output);
             return 0;
         }
         return rows.SumLosses(s, rowLoss);
