@@ -20,10 +20,9 @@ public sealed partial class BidirectionalLanguageModel
     /// <summary>
     /// One training window, enqueued without a host wait: the window's ids, targets and lengths go up in one
     /// copy; the encoder runs once over the distinct tokens; the two directions' LSTM stacks run at once
-    /// (direction 0 on <see cref="ComputeDevice.Stream"/>, direction 1 on <see cref="ComputeDevice.SecondStream"/>,
-    /// ordered by device events: forked after the encoder, joined before the shared softmax head, forked
-    /// again for the backward pass and joined before the encoder's backward); the head writes each
-    /// direction's mean loss into <paramref name="scalars"/>.
+    /// (<see cref="BidirectionalLstm.ForwardBothStreams"/>: two streams ordered by device events, forked after
+    /// the encoder, joined before the shared softmax head, forked again for the backward pass and joined
+    /// before the encoder's backward); the head writes each direction's mean loss into <paramref name="scalars"/>.
     /// </summary>
     public void TrainStep(LmBatch batch, long step, ulong seed, StepScalars scalars)
     {
@@ -33,7 +32,6 @@ public sealed partial class BidirectionalLanguageModel
                 $"steps; got {batch.BatchSize} x {batch.Steps}.");
         ReserveTrainingWorkspace();
         var s = device.Stream;
-        var second = device.SecondStream;
         int steps = batch.Steps, b = batch.BatchSize, n = steps * b, p = Options.TokenDim;
         Head.BeginStep(s);
         if (Head is SampledSoftmaxHead sampled) sampled.Calls = 2 * step; // one sample per direction per step
@@ -41,10 +39,7 @@ public sealed partial class BidirectionalLanguageModel
         var input = EncodeUploadedWindow(window, steps, b);
         float rate = Options.Dropout;
         var stacks = Lstm.Directions;
-        join.Wait(second, s);
-        stacks[1].Forward(second, input.Slice(steps, steps), window.Lengths, trainState, trainState, rate, seed ^ BackwardSeed);
-        stacks[0].Forward(s, input.Slice(0, steps), window.Lengths, trainState, trainState, rate, seed);
-        join.Wait(s, second);
+        Lstm.ForwardBothStreams(input, window.Lengths, trainState, rate, seed, seed ^ BackwardSeed);
 
         int count = Math.Max(1, batch.TargetCount);
         var topGradients = new DeviceTensor<float>[2];
@@ -63,17 +58,8 @@ public sealed partial class BidirectionalLanguageModel
             topGradients[d] = gradTop.Reshape(steps, b, p);
         }
 
-        var gradPositions = workspace.Get<float>("gradPositions", 2 * n, p);
-        join.Wait(second, s);
-        for (int d = 1; d >= 0; d--)
-        {
-            var stream = d == 0 ? s : second;
-            var gradients = new DeviceTensor<float>?[Options.Lstm.NLayers];
-            gradients[^1] = topGradients[d];
-            var gradInput = stacks[d].Backward(stream, gradients);
-            elementwise.Copy(stream, gradInput.View, gradPositions.View.SubView((long)d * n * p, (long)n * p));
-        }
-        join.Wait(s, second);
+        var gradPositions = workspace.Get<float>("gradPositions", 2 * steps, b, p);
+        Lstm.BackwardBothStreams(topGradients[0], topGradients[1], gradPositions);
         BackwardEncoder(window.Positions, window.PositionMap, gradPositions);
     }
 

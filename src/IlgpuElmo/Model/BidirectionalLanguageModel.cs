@@ -1,5 +1,4 @@
 using IlgpuElmo.Data;
-using IlgpuElmo.Devices;
 using IlgpuElmo.Encoders;
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
@@ -27,7 +26,6 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
     readonly LstmState trainState;
     readonly int trainBatch;
     readonly CharacterMapper characters = new();
-    readonly StreamJoin join;
     int[] windowHost = [];
     bool trainingWorkspaceReserved;
 
@@ -39,7 +37,6 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
         tableRows = device.Kernels(rt => new EmbeddingKernels(rt));
         elementwise = device.Kernels(rt => new ElementwiseKernels(rt));
         workspace = new Workspace(device);
-        join = new StreamJoin(device);
         var l = options.Lstm;
         int p = options.TokenDim;
         Encoder = options.CharCnn is { } cnn
@@ -130,7 +127,6 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
     {
         trainState.Dispose();
         workspace.Dispose();
-        join.Dispose();
         (Encoder as IDisposable)?.Dispose();
         Lstm.Dispose();
         Head.Dispose();

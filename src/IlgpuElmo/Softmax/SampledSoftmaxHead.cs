@@ -187,7 +187,9 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
 
         int touched = BuildRowLists(hostTargets, sample, out int valid);
         var layout = new PackedLayout(touched, n, valid);
-        var ints = workspace.Get<int>("ints", layout.Total);
+        // Sized for the most rows a call over n rows can touch (S + n), so a new maximum never reallocates.
+        int most = samples + n;
+        var ints = workspace.GetWithin<int>("ints", new PackedLayout(most, n, n).Total, layout.Total);
         ints.CopyFrom(s, packedInts.AsSpan(0, layout.Total));
         var floats = workspace.Get<float>("floats", samples + n);
         floats.CopyFrom(s, packedFloats.AsSpan(0, samples + n));
@@ -202,8 +204,8 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         var embedding = device.Kernels(rt => new EmbeddingKernels(rt));
         var kernels = device.Kernels(rt => new SoftmaxKernels(rt));
         // touchedW [U, P], touchedB [U]: samples first, so rows [0, S) are the sampled weights.
-        var touchedW = workspace.Get<float>("touched-W", touched, p);
-        var touchedB = workspace.Get<float>("touched-b", touched);
+        var touchedW = workspace.GetWithin<float>("touched-W", (long)most * p, touched, p);
+        var touchedB = workspace.GetWithin<float>("touched-b", most, touched);
         embedding.Gather(s, Weight.Value.View, p, touchedIds, touchedW.View);
         embedding.Gather(s, Bias.Value.View, 1, touchedIds, touchedB.View);
         var sampledW = touchedW.Slice(0, samples);
@@ -221,8 +223,8 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         kernels.AddTrueRows(s, prm, trueGrad.View, touchedW.View, rowTouched, gradHidden.View);
 
         // dL/dW for the touched rows: dL/dlogits^T h for the samples, plus the true rows' share; then scatter.
-        var gradTouchedW = workspace.Get<float>("touched-grad-W", touched, p);
-        var gradTouchedB = workspace.Get<float>("touched-grad-b", touched);
+        var gradTouchedW = workspace.GetWithin<float>("touched-grad-W", (long)most * p, touched, p);
+        var gradTouchedB = workspace.GetWithin<float>("touched-grad-b", most, touched);
         device.Gemm.Multiply(s, logits, true, hidden, false, gradTouchedW.Slice(0, samples));
         kernels.TouchedWeightGradient(s, prm, trueGrad.View, hidden.View, offsets, rowList, gradTouchedW.View);
         var ones = workspace.Get<float>("ones", 1, n);

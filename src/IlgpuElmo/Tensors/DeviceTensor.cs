@@ -100,7 +100,12 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
         return result;
     }
 
-    public void Clear(AcceleratorStream stream) => View.MemSetToZero(stream);
+    /// <summary>Zeroes the tensor on the stream (a device memset: counted as a launch).</summary>
+    public void Clear(AcceleratorStream stream)
+    {
+        DeviceCounters.Of(stream.Accelerator).CountLaunches();
+        View.MemSetToZero(stream);
+    }
 
     /// <summary>The memory as a host span: only on ILGPU's CPU accelerator, whose buffers are host memory.</summary>
     public Span<T> HostSpan() => View.AsHostSpan();

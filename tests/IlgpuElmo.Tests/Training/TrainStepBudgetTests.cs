@@ -76,6 +76,47 @@ public class TrainStepBudgetTests
         }
     }
 
+    /// <summary>
+    /// The other encoder and heads: one host wait and no allocation once the first window is done, though the
+    /// first window has one distinct token and every target in the shortlist (later windows reach every
+    /// adaptive cluster and many more distinct tokens).
+    /// </summary>
+    [Theory]
+    [InlineData(false, SoftmaxKind.Full)]
+    [InlineData(false, SoftmaxKind.Adaptive)]
+    [InlineData(true, SoftmaxKind.Adaptive)]
+    public void EveryHeadAndEncoderWaitsOnceAndAllocatesOnlyInTheFirstStep(bool chars, SoftmaxKind softmax)
+    {
+        var device = TestDevices.Host;
+        using var temp = new TempDirectory();
+        string train = TinyModels.Corpus(temp, 40, 13);
+        var vocab = TinyModels.VocabularyOf(train);
+        var options = TinyModels.Options(chars, softmax) with { NTokensVocab = vocab.Count };
+        using var model = BidirectionalLanguageModel.Create(device, options, vocab);
+        using var optimizer = new Optimizer(device, model.Parameters, new OptimizerOptions(OptimizerKind.Adam, 0.01f));
+        using var scalars = new StepScalars(device);
+        var batcher = new LmBatcher([train], vocab, options.BatchSize, options.UnrollSteps, training: true, seed: 7);
+        var first = batcher.Next()!;
+        Array.Fill(first.ForwardTokens, "the");
+        Array.Fill(first.BackwardTokens, "the");
+        Array.Fill(first.ForwardTargets, 0);
+        Array.Fill(first.BackwardTargets, 0);
+        var later = Enumerable.Range(0, 4).Select(_ => batcher.Next()!).ToList();
+        if (softmax == SoftmaxKind.Adaptive)
+            Assert.True(later.SelectMany(b => b.ForwardTargets).Any(t => t >= 12), "premise: later windows reach the last cluster");
+        long step = 0;
+        foreach (var batch in later.Prepend(first))
+        {
+            var before = device.Counters.Read();
+            model.TrainStep(batch, step, (ulong)step, scalars);
+            optimizer.ClipAndStep(1f, scalars.NormAndScale);
+            scalars.Read(device.Stream);
+            var c = device.Counters.Read() - before;
+            Assert.Equal(1, c.Synchronizations);
+            if (step++ > 0) Assert.Equal(0, c.Allocations);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
     public void TheOptimizerStepLaunchesTwicePerParameterPlusOneAndNeverWaits(string mode)
