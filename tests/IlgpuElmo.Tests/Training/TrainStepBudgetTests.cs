@@ -18,10 +18,10 @@ public class TrainStepBudgetTests
     /// <summary>
     /// Kernel launches (GEMMs included) of one TrainStep of <see cref="TinyModels"/>' char-CNN, sampled-softmax
     /// model with batch 3 x 5 steps (2 LSTM layers per direction, so the per-time-step recurrent GEMMs and cell
-    /// kernels dominate), measured equal in both CPU modes and kept here so that a change that adds launches
+    /// kernels dominate; device memsets count as launches), measured equal in both CPU modes and kept here so that a change that adds launches
     /// is a visible decision. The optimizer step adds 2 x 27 parameters + 1 = 55 (see the test below).
     /// </summary>
-    const int LaunchesPerTrainStep = 286;
+    const int LaunchesPerTrainStep = 288;
 
     /// <summary>Uploads per step: the window (lengths, targets, position map, character ids) in one copy, and
     /// per softmax call (one per direction) the sampled head's row lists, log-expected counts and touched rows.</summary>
