@@ -63,7 +63,7 @@ public sealed partial class BidirectionalLanguageModel
         BackwardEncoder(window.Positions, window.PositionMap, gradPositions);
     }
 
-    public (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher)
+    public (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher, IProgress<long>? progress = null)
     {
         var s = device.Stream;
         LstmState? state = null;
@@ -87,6 +87,7 @@ public sealed partial class BidirectionalLanguageModel
                     if (d == 0) lossF += loss; else lossB += loss;
                 }
                 tokens += batch.TargetCount;
+                progress?.Report(tokens);
             }
         }
         finally
