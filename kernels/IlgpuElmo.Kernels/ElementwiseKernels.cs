@@ -16,7 +16,6 @@ public sealed class ElementwiseKernels
     readonly Action<AcceleratorStream, Index1D, float, ArrayView<float>, float, ArrayView<float>> axpby;
     readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>> addRowBias;
     readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, float, ArrayView<float>> columnSums;
-    readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>> squaredNormPartials;
     readonly Action<AcceleratorStream, Index1D, DropoutParams, ArrayView<float>, ArrayView<float>> dropout;
 
     public ElementwiseKernels(KernelRuntime runtime)
@@ -28,7 +27,6 @@ public sealed class ElementwiseKernels
         axpby = acc.LoadAutoGroupedKernel<Index1D, float, ArrayView<float>, float, ArrayView<float>>(AxpbyKernel);
         addRowBias = acc.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(AddRowBiasKernel);
         columnSums = acc.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, float, ArrayView<float>>(ColumnSumsKernel);
-        squaredNormPartials = acc.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(SquaredNormPartialsKernel);
         dropout = acc.LoadAutoGroupedKernel<Index1D, DropoutParams, ArrayView<float>, ArrayView<float>>(DropoutKernel);
     }
 
@@ -67,14 +65,6 @@ public sealed class ElementwiseKernels
             i => ColumnSumsKernel(i, x, rows, columns, beta, sums));
     }
 
-    /// <summary>partials[p] = sum of x[i]^2 over chunk p of <paramref name="chunk"/> elements (add them on the host).</summary>
-    public void SquaredNormPartials(AcceleratorStream s, ArrayView<float> x, int chunk, ArrayView<float> partials)
-    {
-        Check(partials.Length == (x.Length + chunk - 1) / chunk, $"SquaredNormPartials: need {(x.Length + chunk - 1) / chunk} partials, got {partials.Length}.");
-        runtime.For(s, partials.Length, (st, i) => squaredNormPartials(st, i, x, chunk, partials),
-            i => SquaredNormPartialsKernel(i, x, chunk, partials));
-    }
-
     /// <summary>
     /// Inverted dropout: y = x * mask / (1 - p), mask[i] = 1 with probability 1 - p from a hash of
     /// (seed, offset + i). Backward is the same call on the gradient with the same seed and offset.
@@ -106,14 +96,6 @@ public sealed class ElementwiseKernels
         float total = 0f;
         for (int r = 0; r < rows; r++) total += x[(long)r * columns + c];
         sums[c] = beta == 0f ? total : beta * sums[c] + total;
-    }
-
-    public static void SquaredNormPartialsKernel(Index1D p, ArrayView<float> x, int chunk, ArrayView<float> partials)
-    {
-        long start = (long)(int)p * chunk, end = Math.Min(start + chunk, x.Length);
-        float total = 0f;
-        for (long i = start; i < end; i++) total += x[i] * x[i];
-        partials[p] = total;
     }
 
     public static void DropoutKernel(Index1D i, DropoutParams p, ArrayView<float> x, ArrayView<float> y)

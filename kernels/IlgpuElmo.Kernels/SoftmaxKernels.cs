@@ -77,6 +77,7 @@ public sealed class SoftmaxKernels
         ArrayView<float> rowMax, ArrayView<float> rowSum, ArrayView<float> targetLogit, ArrayView<float> rowLse, ArrayView<float> rowLoss)
     {
         if (p.Rows == 0) return;
+        runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
             var q = p;
@@ -147,6 +148,7 @@ public sealed class SoftmaxKernels
         ArrayView<float> rowLoss, ArrayView<float> trueGrad)
     {
         if (p.Rows == 0) return;
+        runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
             var q = p;

@@ -35,6 +35,7 @@ public sealed class ComputeDevice : IDisposable
         // CUDA's default stream is the legacy NULL stream, which serialises with everything: use our own.
         Stream = accelerator.AcceleratorType == AcceleratorType.Cuda ? accelerator.CreateStream() : accelerator.DefaultStream;
         SecondStream = accelerator.AcceleratorType == AcceleratorType.Cuda ? accelerator.CreateStream() : accelerator.DefaultStream;
+        Staging = new UploadStaging(Stream);
         Gemm = new Gemm(CreateGemmBackend(log));
     }
 
@@ -81,6 +82,12 @@ public sealed class ComputeDevice : IDisposable
 
     public Gemm Gemm { get; }
 
+    /// <summary>Page-locked staging for uploads on <see cref="Stream"/>: copies in without a host wait.</summary>
+    public UploadStaging Staging { get; }
+
+    /// <summary>Launches, host waits, copies and allocations on this device so far.</summary>
+    public DeviceCounters Counters => Runtime.Counters;
+
     /// <summary>The option a user should lower when memory runs out; set by the command that opened the device.</summary>
     public string MemoryHint { get; set; } = "lower --batch-size (or the model size)";
 
@@ -94,6 +101,7 @@ public sealed class ComputeDevice : IDisposable
         long bytes = shape.Size * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         try
         {
+            Counters.CountAllocation();
             return new DeviceTensor<T>(Accelerator.Allocate1D<T>(Math.Max(1, shape.Size)), shape);
         }
         catch (Exception e) when (IsOutOfMemory(e))
@@ -112,10 +120,11 @@ public sealed class ComputeDevice : IDisposable
         return tensor;
     }
 
+    /// <summary>Waits for both streams (counted host synchronisations).</summary>
     public void Synchronize()
     {
-        Stream.Synchronize();
-        if (!ReferenceEquals(SecondStream, Stream)) SecondStream.Synchronize();
+        DeviceCounters.Wait(Stream);
+        if (!ReferenceEquals(SecondStream, Stream)) DeviceCounters.Wait(SecondStream);
     }
 
     IGemmBackend CreateGemmBackend(TextWriter log)
@@ -168,6 +177,7 @@ public sealed class ComputeDevice : IDisposable
     public void Dispose()
     {
         Gemm.Dispose();
+        Staging.Dispose();
         if (!ReferenceEquals(Stream, Accelerator.DefaultStream)) Stream.Dispose();
         if (!ReferenceEquals(SecondStream, Accelerator.DefaultStream)) SecondStream.Dispose();
         Accelerator.Dispose();

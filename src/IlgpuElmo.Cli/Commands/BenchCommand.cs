@@ -69,10 +69,13 @@ static class BenchCommand
             Array.Fill(batch.Lengths, batch.Steps);
             return batch;
         }
+        using var scalars = new StepScalars(device);
         void Step(long step)
         {
-            model.TrainStep(Batch(), step, (ulong)step);
-            optimizer.Step(GradientClipping.Scale(optimizer.GradientNorm(), options.AllClipNormVal));
+            // What the trainer does per step, its one host wait included.
+            model.TrainStep(Batch(), step, (ulong)step, scalars);
+            optimizer.ClipAndStep((float)options.AllClipNormVal, scalars.NormAndScale);
+            scalars.Read(device.Stream);
             progress?.Report(step + 1);
         }
         for (int i = 0; i < warmup; i++) Step(i);

@@ -46,6 +46,7 @@ public sealed class CuBlasGemm : IGemmBackend
     {
         if (p.M == 0 || p.N == 0 || p.BatchCount == 0) return;
         var blas = Handle(stream);
+        DeviceCounters.Of(accelerator).CountLaunches();
         var opB = p.TransB != 0 ? CuBlasOperation.Transpose : CuBlasOperation.NonTranspose;
         var opA = p.TransA != 0 ? CuBlasOperation.Transpose : CuBlasOperation.NonTranspose;
         if (p.BatchCount == 1)

@@ -26,6 +26,8 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
     readonly LstmState trainState;
     readonly int trainBatch;
     readonly CharacterMapper characters = new();
+    int[] windowHost = [];
+    bool trainingWorkspaceReserved;
 
     BidirectionalLanguageModel(ComputeDevice device, BilmOptions options, Vocabulary vocabulary)
     {
