@@ -58,6 +58,9 @@ public sealed class SoftmaxKernels
         touchedBiasGrad = acc.LoadAutoGroupedKernel<Index1D, SampledRowParams, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>>(TouchedBiasGradientKernel);
     }
 
+    /// <summary>Threads per row in the row kernels here: the largest power of two up to 256 the accelerator allows.</summary>
+    public int RowGroup => rowGroup;
+
     // ---------------------------------------------------------------- full softmax, chunked
 
     /// <summary>

@@ -119,7 +119,8 @@ static class TrainCommand
             log.WriteLine($"training corpus: {trainFiles.Count} file(s), {targets} targets per direction ({stepsPerEpoch} steps per epoch); vocabulary {vocabulary.Count} words; {total} steps");
         }
 
-        log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}");
+        device.ApplyModelPrecision(options.Precision);
+        log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}, precision {device.Precision.ToString().ToLowerInvariant()}");
         using var model = BidirectionalLanguageModel.Create(device, options, vocabulary);
         log.WriteLine($"model: {model.Describe()}");
         using var optimizer = new Optimizer(device, model.Parameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
