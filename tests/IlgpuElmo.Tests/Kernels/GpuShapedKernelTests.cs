@@ -103,6 +103,58 @@ public class GpuShapedKernelTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(GpuShapedDevices.Shapes), MemberType = typeof(GpuShapedDevices))]
+    public void SampledSoftmaxRowsMatchFloat64(string shape)
+    {
+        var device = GpuShapedDevices.Get(shape);
+        var kernels = device.Kernels(rt => new SoftmaxKernels(rt));
+        var random = new Random(34);
+        int rows = 3, samples = 300, hidden = 40, touched = samples + 1;
+        // Row 0's target is the touched row after the samples, row 1 is ignored, row 2's target is sample 5 (an accidental hit).
+        int[] rowTouched = [samples, -1, 5], hit = [-1, -1, 5];
+        float[] h = TestData.Random(random, rows * hidden), w = TestData.Random(random, touched * hidden), b = TestData.Random(random, touched);
+        float[] sampleLogQ = TestData.Random(random, samples), trueLogQ = TestData.Random(random, rows);
+        var logits = new float[rows * samples];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < samples; j++)
+                logits[r * samples + j] = (float)Enumerable.Range(0, hidden).Sum(k => (double)h[r * hidden + k] * w[j * hidden + k]);
+
+        var expectedLoss = new double[rows];
+        var expectedTrueGrad = new double[rows];
+        var expectedGrad = new double[rows * samples];
+        const double scale = 0.25;
+        for (int r = 0; r < rows; r++)
+        {
+            int u = rowTouched[r];
+            if (u < 0) continue;
+            double trueLogit = Enumerable.Range(0, hidden).Sum(k => (double)h[r * hidden + k] * w[u * hidden + k]) + b[u] - trueLogQ[r];
+            var z = Enumerable.Range(0, samples).Select(j => (double)logits[r * samples + j] + b[j] - sampleLogQ[j]).ToArray();
+            var kept = z.Where((_, j) => j != hit[r]).Append(trueLogit).ToArray();
+            double max = kept.Max(), lse = max + Math.Log(kept.Sum(v => Math.Exp(v - max)));
+            expectedLoss[r] = lse - trueLogit;
+            expectedTrueGrad[r] = scale * (Math.Exp(trueLogit - lse) - 1);
+            for (int j = 0; j < samples; j++) expectedGrad[r * samples + j] = j == hit[r] ? 0 : scale * Math.Exp(z[j] - lse);
+        }
+
+        using var dLogits = device.Upload<float>(logits, rows, samples);
+        using var dHidden = device.Upload<float>(h, rows, hidden);
+        using var dW = device.Upload<float>(w, touched, hidden);
+        using var dB = device.Upload<float>(b, touched);
+        using var dRowTouched = device.Upload<int>(rowTouched, rows);
+        using var dHit = device.Upload<int>(hit, rows);
+        using var dSampleLogQ = device.Upload<float>(sampleLogQ, samples);
+        using var dTrueLogQ = device.Upload<float>(trueLogQ, rows);
+        using var loss = device.Upload<float>(TestData.Poison(rows), rows);
+        using var trueGrad = device.Upload<float>(TestData.Poison(rows), rows);
+        var p = new SampledRowParams(rows, samples, hidden, touched, WriteGradient: 1, LossScale: (float)scale);
+        kernels.SampledRows(device.Stream, p, dLogits.View, dHidden.View, dW.View, dB.View, dRowTouched.View, dHit.View,
+            dSampleLogQ.View, dTrueLogQ.View, loss.View, trueGrad.View);
+        TestData.AssertClose(loss.ToArray(device.Stream), expectedLoss, what: "sampled loss");
+        TestData.AssertClose(trueGrad.ToArray(device.Stream), expectedTrueGrad, what: "true-class gradient");
+        TestData.AssertClose(dLogits.ToArray(device.Stream), expectedGrad, rtol: 1e-4, atol: 1e-7, what: "sampled gradient in place");
+    }
+
     /// <summary>float64 log-sum-exp, loss (0 for ignored rows) and scale * (softmax - onehot) (0 rows when ignored).</summary>
     static (double[] Lse, double[] Loss, double[] Gradient) ReferenceRows(float[] logits, float[] bias, int[] targets, int classes, double scale)
     {

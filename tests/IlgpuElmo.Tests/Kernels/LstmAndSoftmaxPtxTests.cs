@@ -5,7 +5,8 @@ using IlgpuElmo.Kernels;
 namespace IlgpuElmo.Tests.Kernels;
 
 /// <summary>
-/// The PTX an H100 (SM 9.0) would run for the LSTM cell and softmax kernels: no approximate instruction
+/// The PTX an H100 (SM 9.0) would run for the LSTM cell and softmax kernels (and the other reductions
+/// issue 11 reshaped for GPUs: column sums, the tiled GEMM with its 16 accumulators): no approximate instruction
 /// (`tanh.approx`, `ex2.approx`, `lg2.approx`, `rcp.approx`, ... which ILGPU emits for XMath's
 /// transcendentals; see <see cref="KernelMath"/>) and no `.local` state space (register spills or
 /// per-thread arrays in slow local memory).
@@ -20,6 +21,8 @@ public partial class LstmAndSoftmaxPtxTests
         { nameof(SoftmaxKernels), nameof(SoftmaxKernels.FinishRowsKernel) },
         { nameof(SoftmaxKernels), nameof(SoftmaxKernels.GradientKernel) },
         { nameof(SoftmaxKernels), nameof(SoftmaxKernels.SampledRowsKernel) },
+        { nameof(ElementwiseKernels), nameof(ElementwiseKernels.ColumnSumsPartialKernel) },
+        { nameof(GemmKernels), nameof(GemmKernels.TiledKernel) },
     };
 
     [GeneratedRegex(@"^\s*[a-z0-9]+(\.[a-z0-9]+)*\.approx(\.[a-z0-9]+)*", RegexOptions.Multiline)]
