@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
@@ -29,7 +30,9 @@ static class BenchCommand
             var o = result.GetValue(options) is { } path ? BilmOptions.Load(path).Options
                 : ModelPresets.Get(result.GetValue(preset) ?? ModelPresets.DefaultFor(dev.Description.Kind));
             dev.ApplyModelPrecision(o.Precision);
-            var r = Run(dev, o, result.GetValue(vocabSize), result.GetValue(steps), result.GetValue(warmup));
+            int timed = result.GetValue(steps), untimed = result.GetValue(warmup);
+            var r = ConsoleProgress.Run("bench", "steps", Math.Max(0, untimed) + timed,
+                progress => Run(dev, o, result.GetValue(vocabSize), timed, untimed, progress));
             Console.WriteLine($"{r.Model}");
             Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), precision {dev.Precision.ToString().ToLowerInvariant()}, GEMM {dev.Gemm.Backend.Name}");
             foreach (string line in r.Report()) Console.WriteLine(line);
@@ -59,7 +62,8 @@ static class BenchCommand
         ];
     }
 
-    public static BenchResult Run(ComputeDevice device, BilmOptions options, int vocabularySize, int steps, int warmup)
+    /// <summary>Times <paramref name="steps"/> training steps after <paramref name="warmup"/>; <paramref name="progress"/> hears the steps done so far, warmup included.</summary>
+    public static BenchResult Run(ComputeDevice device, BilmOptions options, int vocabularySize, int steps, int warmup, IProgress<long>? progress = null)
     {
         if (vocabularySize < 10) throw new InputException($"--vocab-size must be at least 10 (got {vocabularySize}).");
         if (steps < 1) throw new InputException($"--steps must be at least 1 (got {steps}).");
@@ -89,6 +93,7 @@ static class BenchCommand
         {
             model.TrainStep(Batch(), step, (ulong)step);
             optimizer.Step(GradientClipping.Scale(optimizer.GradientNorm(), options.AllClipNormVal));
+            progress?.Report(step + 1);
         }
         for (int i = 0; i < warmup; i++) Step(i);
         device.Synchronize();
