@@ -101,17 +101,21 @@ public sealed class ElementwiseKernels
         }
         int splits = Math.Clamp((rows + columnSlices * RowsPerThread - 1) / (columnSlices * RowsPerThread), 1, MaxColumnSplits);
         var p = new ColumnSumsParams(rows, columns, (rows + splits - 1) / splits, splits, beta);
-        var partials = splits == 1 ? sums : Scratch(s, (long)splits * columns);
+        var partials = splits == 1 ? sums : Scratch(s, columns).SubView(0, (long)splits * columns);
         var config = new KernelConfig(new Index2D((columns + columnTile - 1) / columnTile, splits), new Index2D(columnTile, columnSlices),
             SharedMemoryConfig.RequestDynamic<float>(columnTile * columnSlices));
         columnSumsPartial(s, config, p, x, sums, partials);
         if (splits > 1) columnSumsFinish(s, new Index1D(columns), p, partials, sums);
     }
 
-    /// <summary>Partial sums of one stream's column-sum launches; grows (after a wait on that stream) only for wider inputs.</summary>
-    ArrayView<float> Scratch(AcceleratorStream s, long length)
+    /// <summary>
+    /// Partial sums of one stream's column-sum launches, [MaxColumnSplits, columns]: sized for the most splits
+    /// at once, so it grows (after a wait on that stream) only for a wider input, never as row counts vary.
+    /// </summary>
+    ArrayView<float> Scratch(AcceleratorStream s, int columns)
     {
-        if (columnSumsScratch.TryGetValue(s, out var buffer) && buffer.Length >= length) return ((ArrayView<float>)buffer.View).SubView(0, length);
+        long length = (long)MaxColumnSplits * columns;
+        if (columnSumsScratch.TryGetValue(s, out var buffer) && buffer.Length >= length) return buffer.View;
         if (buffer is not null)
         {
             s.Synchronize();
@@ -119,7 +123,7 @@ public sealed class ElementwiseKernels
         }
         buffer = runtime.Accelerator.Allocate1D<float>(length);
         columnSumsScratch[s] = buffer;
-        return ((ArrayView<float>)buffer.View).SubView(0, length);
+        return buffer.View;
     }
 
     /// <summary>Host execution: column blocks in parallel, each column's rows added in order (bit-reproducible).</summary>
