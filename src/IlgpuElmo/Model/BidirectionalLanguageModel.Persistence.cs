@@ -22,7 +22,7 @@ public sealed partial class BidirectionalLanguageModel
         try
         {
             var (_, tensors) = Checkpoint.Load(runDirectory);
-            Checkpoint.Restore(Checkpoint.PathIn(runDirectory), device.Stream, tensors, model.Parameters.Select(p => (p.Name, p.Value)));
+            Checkpoint.Restore(Checkpoint.LatestPathIn(runDirectory), device.Stream, tensors, model.Parameters.Select(p => (p.Name, p.Value)));
             return model;
         }
         catch
