@@ -24,7 +24,15 @@ sealed class ModelArguments
         command.Options.Add(Vocab);
     }
 
+    /// <summary>Loads the model; its options' precision applies to the device unless --precision was given.</summary>
     public BidirectionalLanguageModel Open(ParseResult result, ComputeDevice device)
+    {
+        var model = Load(result, device);
+        device.ApplyModelPrecision(model.Options.Precision);
+        return model;
+    }
+
+    BidirectionalLanguageModel Load(ParseResult result, ComputeDevice device)
     {
         string? model = result.GetValue(Model), options = result.GetValue(Options), weights = result.GetValue(Weights);
         if (model is not null)

@@ -84,7 +84,8 @@ static class TrainCommand
         if (folderLock.StaleOwner is { } stale)
             log.WriteLine($"warning: {runDir} had a stale lock from a run that is no longer running ({stale}); taking the folder over.");
 
-        log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}");
+        device.ApplyModelPrecision(options.Precision);
+        log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}, precision {device.Precision.ToString().ToLowerInvariant()}");
         using var model = BidirectionalLanguageModel.Create(device, options, vocabulary);
         if (init is not null)
         {
