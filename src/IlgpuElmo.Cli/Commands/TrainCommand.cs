@@ -35,9 +35,11 @@ static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints", DefaultValueFactory = _ => 100 };
         var evalEvery = new Option<int>("--eval-every") { Description = "Steps between held-out perplexity reports (and at the end)", DefaultValueFactory = _ => 400 };
         var seed = new Option<ulong?>("--seed") { Description = "Random seed (default: the options' seed)" };
+        var init = new InitArguments();
         var command = new Command("train", "Train a bidirectional language model (ELMo)");
         foreach (var o in new Option[] { train, dev, test, vocab, minCount, options, preset, output, overwrite, resume, fromPrevious, epochs, steps, checkpointEvery, evalEvery, seed })
             command.Options.Add(o);
+        init.AddTo(command);
         device.AddTo(command);
         command.SetAction((result, cancel) =>
         {
@@ -47,6 +49,7 @@ static class TrainCommand
             {
                 Overwrite = result.GetValue(overwrite),
                 FromPrevious = result.GetValue(fromPrevious),
+                Init = init.Parse(result),
             };
             return Task.FromResult(Run(args, device.Parse(result), cancel));
         });
@@ -58,11 +61,12 @@ static class TrainCommand
     {
         public bool Overwrite { get; init; }
         public bool FromPrevious { get; init; }
+        public InitArguments.Values? Init { get; init; }
     }
 
     /// <summary>The corpus and plan of a run, saved as run.json so --resume needs nothing else.</summary>
     public sealed record RunSettings(string[] TrainFiles, string[]? DevFiles, string[]? TestFiles, long TotalSteps,
-        int CheckpointEvery, int EvalEvery, ulong Seed, string Device);
+        int CheckpointEvery, int EvalEvery, ulong Seed, string Device, bool FreezeEncoder = false);
 
     /// <summary>A run's folder (held under its lock), plan, options and vocabulary, ready to train.</summary>
     sealed record PreparedRun(string Folder, RunFolderLock Lock, RunSettings Settings, BilmOptions Options, Vocabulary Vocabulary);
@@ -73,18 +77,26 @@ static class TrainCommand
         CheckArguments(a);
         using var device = ComputeDevice.Create(deviceOptions, log);
         device.MemoryHint = "lower batch_size in the options (or the model size)";
-        var prepared = a.Resume is { } resumeDir ? PrepareResume(a, resumeDir, log) : PrepareNewRun(a, device, log);
+        using var init = a.Resume is null && a.Init is { } i ? ModelInitialization.Open(device, i.RunFolder, i.Options, i.Weights) : null;
+        var prepared = a.Resume is { } resumeDir ? PrepareResume(a, resumeDir, log) : PrepareNewRun(a, device, init, log);
         using var folderLock = prepared.Lock;
         var (runDir, _, settings, options, vocabulary) = prepared;
         if (folderLock.StaleOwner is { } stale)
             log.WriteLine($"warning: {runDir} had a stale lock from a run that is no longer running ({stale}); taking the folder over.");
 
-        log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}");
+        device.ApplyModelPrecision(options.Precision);
+        log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}, precision {device.Precision.ToString().ToLowerInvariant()}");
         using var model = BidirectionalLanguageModel.Create(device, options, vocabulary);
-        log.WriteLine($"model: {model.Describe()}");
+        if (init is not null)
+        {
+            foreach (var line in init.Apply(model)) log.WriteLine(line);
+            init.Dispose();
+        }
+        model.EncoderFrozen = settings.FreezeEncoder;
+        log.WriteLine($"model: {model.Describe()}{(model.EncoderFrozen ? "; token encoder frozen (--freeze)" : "")}");
         log.WriteLine($"optimizer: {options.Optimizer.ToString().ToLowerInvariant()}, learning rate {options.EffectiveLearningRate} " +
             $"({(options.LearningRateSchedule ?? LearningRateSchedule.Constant).Describe()}), {settings.TotalSteps} steps");
-        using var optimizer = new Optimizer(device, model.Parameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
+        using var optimizer = new Optimizer(device, model.TrainableParameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
         var trainBatcher = new LmBatcher(settings.TrainFiles, vocabulary, options.BatchSize, options.UnrollSteps, training: true, settings.Seed);
         Func<LmBatcher>? heldOut = settings.DevFiles is { } devs
             ? () => new LmBatcher(devs, vocabulary, options.BatchSize, options.UnrollSteps, training: false, settings.Seed)
@@ -167,6 +179,8 @@ static class TrainCommand
         OptionChecks.AtLeast(a.MinCount, 1, "--min-count");
         if (a.Resume is not null && (a.Out is not null || a.Overwrite))
             throw new InputException($"--resume {a.Resume} continues the run in its own folder; give it without --out and --overwrite.");
+        if (a.Resume is not null && a.Init?.Given == true)
+            throw new InputException($"--resume {a.Resume} continues a run from its checkpoint; --init, --init-options, --init-weights and --freeze start a new one: give one or the other.");
         if (a.FromPrevious && a.Resume is null)
             throw new InputException("--from-previous goes with --resume DIR: it picks that run's previous checkpoint.");
         // Before any work: a file in the way, or a folder that holds a run or is in use, is refused now.
@@ -217,7 +231,7 @@ static class TrainCommand
     /// Reads the corpus, vocabulary and options and checks they can train, all before a folder is created
     /// or claimed; then claims the folder and writes the run's options, vocabulary and plan into it.
     /// </summary>
-    static PreparedRun PrepareNewRun(TrainArguments a, ComputeDevice device, TextWriter log)
+    static PreparedRun PrepareNewRun(TrainArguments a, ComputeDevice device, ModelInitialization? init, TextWriter log)
     {
         bool builtIn = a.Train is null;
         string? brown = builtIn ? BrownCorpus.ExtractText(BrownCorpus.DefaultTextDirectory) : null;
@@ -227,7 +241,13 @@ static class TrainCommand
 
         string presetName = a.Preset ?? ModelPresets.DefaultFor(device.Description.Kind);
         BilmOptions options;
-        if (a.Options is { } optionsPath)
+        if (init is not null)
+        {
+            (options, var warnings) = init.TrainingOptions(a.Options, presetName);
+            foreach (var w in warnings) log.WriteLine($"warning: {w}");
+            log.WriteLine($"initial model: {init.Source}; architecture from its options, training settings from {a.Options ?? $"preset {presetName}"}");
+        }
+        else if (a.Options is { } optionsPath)
         {
             (options, var warnings) = BilmOptions.Load(optionsPath);
             foreach (var w in warnings) log.WriteLine($"warning: {w}");
@@ -247,7 +267,8 @@ static class TrainCommand
                 "Give more text, or lower batch_size or unroll_steps in --options.");
 
         Vocabulary vocabulary;
-        if (a.Vocab is { } vocabPath) vocabulary = Vocabulary.Load(vocabPath);
+        if (init?.FixedVocabulary(a.Vocab) is { } fixedVocabulary) vocabulary = fixedVocabulary;
+        else if (a.Vocab is { } vocabPath) vocabulary = Vocabulary.Load(vocabPath);
         else (vocabulary, _) = Vocabulary.Build(trainFiles, a.MinCount, new SentenceReader());
         if (options.NTokensVocab is { } n && n != vocabulary.Count)
             log.WriteLine($"warning: n_tokens_vocab is {n} in the options but the vocabulary has {vocabulary.Count} words; using the vocabulary's size.");
@@ -271,7 +292,7 @@ static class TrainCommand
         try
         {
             var settings = new RunSettings(trainFiles.ToArray(), devFiles?.ToArray(), testFiles?.ToArray(), total,
-                a.CheckpointEvery, a.EvalEvery, options.Seed, device.Description.ToString());
+                a.CheckpointEvery, a.EvalEvery, options.Seed, device.Description.ToString(), a.Init?.Freeze ?? false);
             options.Save(Path.Combine(runDir, "options.json"));
             vocabulary.Save(Path.Combine(runDir, "vocab.txt"));
             AtomicFile.WriteAllText(Path.Combine(runDir, "run.json"), JsonSerializer.Serialize(settings, RunJsonFormat));

@@ -24,6 +24,7 @@ public sealed class HostGemm : IGemmBackend
     public unsafe void Run(AcceleratorStream stream, in GemmParams p, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
     {
         if (p.M == 0 || p.N == 0) return;
+        DeviceCounters.Of(stream.Accelerator).CountLaunches();
         var aSpan = a.AsHostSpan();
         var bSpan = b.AsHostSpan();
         var cSpan = c.AsHostSpan();

@@ -16,7 +16,8 @@ public enum TrainingOutcome { Completed, Interrupted }
 public sealed class TrainingDivergedException(string message) : InputException(message);
 
 /// <summary>
-/// The training loop: a window, forward and backward, global-norm clipping, the optimizer step;
+/// The training loop: a window, forward and backward, global-norm clipping, the optimizer step, all
+/// enqueued on the device; then one host wait per step, reading the losses and gradient norm together;
 /// metrics every step, a checkpoint every N steps and when cancelled (Ctrl-C, SIGTERM, SIGHUP), held-out perplexity every
 /// M steps. Every random choice derives from (seed, step), so a resumed run makes the same choices an
 /// uninterrupted one would.
@@ -76,6 +77,7 @@ public sealed class Trainer(
 
     public TrainingOutcome Run(CancellationToken cancel)
     {
+        using var scalars = new StepScalars(device);
         var watch = Stopwatch.StartNew();
         long startStep = step, startTokens = tokensSeen;
         if (step == 0 && File.Exists(metrics.Path)) File.Delete(metrics.Path);
@@ -89,14 +91,15 @@ public sealed class Trainer(
             }
             var batch = train.Next() ?? throw new InvalidOperationException("The training batcher ran dry.");
             ulong stepSeed = CounterRandom.Hash(plan.Seed, (ulong)step);
-            var (lossF, lossB) = model.TrainStep(batch, step, stepSeed);
-            double norm = optimizer.GradientNorm();
+            model.TrainStep(batch, step, stepSeed, scalars);
+            double learningRateScale = (plan.Schedule ?? LearningRateSchedule.Constant).Multiplier(step, plan.TotalSteps);
+            optimizer.ClipAndStep((float)plan.ClipNorm, scalars.NormAndScale, (float)learningRateScale);
+            // The step's one host wait: losses and norm in one copy, for the metrics and the divergence check.
+            var (lossF, lossB, norm, _) = scalars.Read(device.Stream);
             if (!double.IsFinite(lossF) || !double.IsFinite(lossB) || !double.IsFinite(norm))
                 throw new TrainingDivergedException(
                     $"Training diverged at step {step + 1}: loss forward {lossF}, backward {lossB}, gradient norm {norm}. " +
                     $"The last good checkpoint is kept in {runDirectory}; resume from it with a lower learning_rate or all_clip_norm_val.");
-            double learningRateScale = (plan.Schedule ?? LearningRateSchedule.Constant).Multiplier(step, plan.TotalSteps);
-            optimizer.Step(GradientClipping.Scale(norm, plan.ClipNorm), (float)learningRateScale);
             step++;
             tokensSeen += batch.TargetCount * 2L;
             double seconds = watch.Elapsed.TotalSeconds;
