@@ -18,7 +18,8 @@ namespace IlgpuElmo.Kernels;
 /// backward, which adds each window row back onto the characters it was gathered from (one thread per
 /// (token, character, embedding column): no races, a fixed order, the same sums on every run).</item>
 /// </list>
-/// and the highway layer's pointwise part, y = t * relu(x W_T + b_T) + (1 - t) * x with
+/// Host execution runs the window and max-pool kernels as <see cref="CharCnnHostRows"/>' per-token versions.
+/// Also the highway layer's pointwise part, y = t * relu(x W_T + b_T) + (1 - t) * x with
 /// t = sigmoid(x W_C + b_C) (bilm-tf's "carry" weights compute the gate t).
 /// </summary>
 public sealed class CharCnnKernels
@@ -58,8 +59,8 @@ public sealed class CharCnnKernels
         Check(windows.Length == (long)p.Tokens * p.Positions * p.Width * p.EmbedDim,
             $"Windows: windows have {windows.Length} elements, expected [{p.Tokens * p.Positions}, {p.Width * p.EmbedDim}].");
         var q = p;
-        runtime.For(s, windows.Length, (st, i) => this.windows(st, i, q, charIds, charEmbed, windows),
-            i => WindowsKernel(i, q, charIds, charEmbed, windows));
+        runtime.ForRows(s, windows.Length, (st, i) => this.windows(st, i, q, charIds, charEmbed, windows),
+            p.Tokens, token => CharCnnHostRows.Windows(token, q, charIds, charEmbed, windows));
     }
 
     /// <summary>
@@ -73,8 +74,8 @@ public sealed class CharCnnKernels
         Check(output.Length == (long)p.Tokens * p.TotalFilters && argmax.Length == output.Length,
             $"MaxPool: output {output.Length} / argmax {argmax.Length} elements, expected [{p.Tokens}, {p.TotalFilters}].");
         var q = p;
-        runtime.For(s, (long)p.Tokens * p.Filters, (st, i) => maxPool(st, i, q, conv, bias, output, argmax),
-            i => MaxPoolKernel(i, q, conv, bias, output, argmax));
+        runtime.ForRows(s, (long)p.Tokens * p.Filters, (st, i) => maxPool(st, i, q, conv, bias, output, argmax),
+            p.Tokens, token => CharCnnHostRows.MaxPool(token, q, conv, bias, output, argmax));
     }
 
     /// <summary>gradPre[i] = gradOut[i] * act'(from the activation's output[i]); all views [N, F].</summary>
@@ -96,8 +97,8 @@ public sealed class CharCnnKernels
         Check(gradConv.Length == (long)p.Tokens * p.Positions * p.Filters,
             $"MaxPoolBackward: conv gradient has {gradConv.Length} elements, expected [{p.Tokens * p.Positions}, {p.Filters}].");
         var q = p;
-        runtime.For(s, gradConv.Length, (st, i) => maxPoolBackward(st, i, q, argmax, gradPre, gradConv),
-            i => MaxPoolBackwardKernel(i, q, argmax, gradPre, gradConv));
+        runtime.ForRows(s, gradConv.Length, (st, i) => maxPoolBackward(st, i, q, argmax, gradPre, gradConv),
+            p.Tokens, token => CharCnnHostRows.MaxPoolBackward(token, q, argmax, gradPre, gradConv));
     }
 
     /// <summary>
@@ -112,8 +113,8 @@ public sealed class CharCnnKernels
         Check(gradEmbedded.Length == (long)p.Tokens * p.MaxChars * p.EmbedDim,
             $"WindowsBackward: gradient has {gradEmbedded.Length} elements, expected [{p.Tokens}, {p.MaxChars}, {p.EmbedDim}].");
         var q = p;
-        runtime.For(s, gradEmbedded.Length, (st, i) => windowsBackward(st, i, q, gradWindows, gradEmbedded),
-            i => WindowsBackwardKernel(i, q, gradWindows, gradEmbedded));
+        runtime.ForRows(s, gradEmbedded.Length, (st, i) => windowsBackward(st, i, q, gradWindows, gradEmbedded),
+            p.Tokens, token => CharCnnHostRows.WindowsBackward(token, q, gradWindows, gradEmbedded));
     }
 
     /// <summary>

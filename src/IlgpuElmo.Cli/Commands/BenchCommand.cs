@@ -32,12 +32,13 @@ static class BenchCommand
             Console.WriteLine($"{r.Model}");
             Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), {dev.Options.Precision}, GEMM {dev.Gemm.Backend.Name}");
             Console.WriteLine($"{r.Steps} steps of {r.TokensPerStep} tokens: {r.MillisecondsPerStep:F1} ms/step, {r.TokensPerSecond:F0} tokens/s");
+            Console.WriteLine($"process CPU time {r.CpuMillisecondsPerStep:F1} ms/step (all threads; beside wall time, it shows how much a loaded machine inflated the figure above)");
             return 0;
         });
         return command;
     }
 
-    public sealed record BenchResult(string Model, int Steps, int TokensPerStep, double MillisecondsPerStep, double TokensPerSecond);
+    public sealed record BenchResult(string Model, int Steps, int TokensPerStep, double MillisecondsPerStep, double TokensPerSecond, double CpuMillisecondsPerStep);
 
     public static BenchResult Run(ComputeDevice device, BilmOptions options, int vocabularySize, int steps, int warmup)
     {
@@ -72,12 +73,14 @@ static class BenchCommand
         }
         for (int i = 0; i < warmup; i++) Step(i);
         device.Synchronize();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) Step(warmup + i);
         device.Synchronize();
+        double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / steps;
         int tokens = 2 * options.BatchSize * options.UnrollSteps;
         double ms = watch.Elapsed.TotalMilliseconds / steps;
-        return new BenchResult(model.Describe(), steps, tokens, ms, tokens / (ms / 1000));
+        return new BenchResult(model.Describe(), steps, tokens, ms, tokens / (ms / 1000), cpuMs);
     }
 
     /// <summary>Adaptive cutoffs must lie below the vocabulary: keep those that do.</summary>
