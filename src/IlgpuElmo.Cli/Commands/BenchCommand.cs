@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
@@ -28,7 +29,9 @@ static class BenchCommand
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             var o = result.GetValue(options) is { } path ? BilmOptions.Load(path).Options
                 : ModelPresets.Get(result.GetValue(preset) ?? ModelPresets.DefaultFor(dev.Description.Kind));
-            var r = Run(dev, o, result.GetValue(vocabSize), result.GetValue(steps), result.GetValue(warmup));
+            int timed = result.GetValue(steps), untimed = result.GetValue(warmup);
+            var r = ConsoleProgress.Run("bench", "steps", Math.Max(0, untimed) + timed,
+                progress => Run(dev, o, result.GetValue(vocabSize), timed, untimed, progress));
             Console.WriteLine($"{r.Model}");
             Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), {dev.Options.Precision}, GEMM {dev.Gemm.Backend.Name}");
             Console.WriteLine($"{r.Steps} steps of {r.TokensPerStep} tokens: {r.MillisecondsPerStep:F1} ms/step, {r.TokensPerSecond:F0} tokens/s");
@@ -40,7 +43,8 @@ static class BenchCommand
 
     public sealed record BenchResult(string Model, int Steps, int TokensPerStep, double MillisecondsPerStep, double TokensPerSecond, double CpuMillisecondsPerStep);
 
-    public static BenchResult Run(ComputeDevice device, BilmOptions options, int vocabularySize, int steps, int warmup)
+    /// <summary>Times <paramref name="steps"/> training steps after <paramref name="warmup"/>; <paramref name="progress"/> hears the steps done so far, warmup included.</summary>
+    public static BenchResult Run(ComputeDevice device, BilmOptions options, int vocabularySize, int steps, int warmup, IProgress<long>? progress = null)
     {
         if (vocabularySize < 10) throw new InputException($"--vocab-size must be at least 10 (got {vocabularySize}).");
         if (steps < 1) throw new InputException($"--steps must be at least 1 (got {steps}).");
@@ -70,6 +74,7 @@ static class BenchCommand
         {
             model.TrainStep(Batch(), step, (ulong)step);
             optimizer.Step(GradientClipping.Scale(optimizer.GradientNorm(), options.AllClipNormVal));
+            progress?.Report(step + 1);
         }
         for (int i = 0; i < warmup; i++) Step(i);
         device.Synchronize();
