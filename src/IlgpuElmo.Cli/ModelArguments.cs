@@ -36,6 +36,6 @@ sealed class ModelArguments
         if (options is null || weights is null)
             throw new InputException("No model given: use --model DIR (a folder from `elmo train`) or --options options.json --weights weights.hdf5.");
         var vocab = result.GetValue(Vocab) is { } v ? Vocabulary.Load(v) : null;
-        return BidirectionalLanguageModel.LoadPublished(device, options, weights, vocab);
+        return BidirectionalLanguageModel.LoadPublished(device, options, weights, vocab, PublishedExport.SoftmaxBeside(weights));
     }
 }

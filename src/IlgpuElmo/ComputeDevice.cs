@@ -153,7 +153,8 @@ public sealed class ComputeDevice : IDisposable
     {
         if (Accelerator is CudaAccelerator && CudaAPI.CurrentAPI.GetMemoryInfo(out long free, out long total) == CudaError.CUDA_SUCCESS)
             return $"{FormatBytes(free)} free of {FormatBytes(total)}";
-        return $"the device has {FormatBytes(Accelerator.MemorySize)} in all";
+        // ILGPU's CPU accelerator reports long.MaxValue as its memory; the description holds the real size (the host's for the CPU).
+        return $"the device has {FormatBytes(Description.MemoryBytes)} in all";
     }
 
     public static string FormatBytes(long bytes) => bytes switch

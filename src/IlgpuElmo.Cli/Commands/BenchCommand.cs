@@ -51,7 +51,7 @@ static class BenchCommand
         var words = new List<string> { Vocabulary.Bos, Vocabulary.Eos, Vocabulary.Unk };
         for (int i = 3; i < vocabularySize; i++) words.Add($"w{i}");
         var vocab = new Vocabulary(words);
-        options = options with { NTokensVocab = vocabularySize, Softmax = FitCutoffs(options.EffectiveSoftmax, vocabularySize) };
+        options = options with { NTokensVocab = vocabularySize, Softmax = options.EffectiveSoftmax.FitTo(vocabularySize) };
         using var model = BidirectionalLanguageModel.Create(device, options, vocab);
         using var optimizer = new Optimizer(device, model.Parameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
         var random = new Random(1);
@@ -87,9 +87,4 @@ static class BenchCommand
         double ms = watch.Elapsed.TotalMilliseconds / steps;
         return new BenchResult(model.Describe(), steps, tokens, ms, tokens / (ms / 1000), cpuMs);
     }
-
-    /// <summary>Adaptive cutoffs must lie below the vocabulary: keep those that do.</summary>
-    static SoftmaxOptions FitCutoffs(SoftmaxOptions softmax, int vocabularySize) =>
-        softmax.Kind != SoftmaxKind.Adaptive ? softmax
-            : softmax with { Cutoffs = softmax.Cutoffs.Where(c => c < vocabularySize).DefaultIfEmpty(vocabularySize / 2).ToList() };
 }

@@ -58,7 +58,7 @@ public sealed partial class BidirectionalLanguageModel
             var gradInput = stacks[d].Backward(s, gradients);
             elementwise.Copy(s, gradInput.View, gradPositions.View.SubView((long)d * n * p, (long)n * p));
         }
-        BackwardEncoder(positions, positionMap, gradPositions);
+        if (!EncoderFrozen) BackwardEncoder(positions, positionMap, gradPositions);
         return (lossF / Math.Max(1, countF), lossB / Math.Max(1, countB));
     }
 

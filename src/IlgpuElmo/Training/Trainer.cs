@@ -15,7 +15,7 @@ public sealed class TrainingDivergedException(string message) : InputException(m
 
 /// <summary>
 /// The training loop: a window, forward and backward, global-norm clipping, the optimizer step;
-/// metrics every step, a checkpoint every N steps and when cancelled (Ctrl-C), held-out perplexity every
+/// metrics every step, a checkpoint every N steps and when cancelled (Ctrl-C, SIGTERM, SIGHUP), held-out perplexity every
 /// M steps. Every random choice derives from (seed, step), so a resumed run makes the same choices an
 /// uninterrupted one would.
 /// </summary>
@@ -43,23 +43,33 @@ public sealed class Trainer(
             .Concat(optimizer.StateTensors().Select(t => ("optimizer/" + t.Name, t.Tensor)))
             .Concat(model.StateTensors.Select(t => ("state/" + t.Name, t.Tensor)));
 
-    /// <summary>Continues from DIR/checkpoint.bin: parameters, optimizer, LSTM states, data position, step, metrics.</summary>
-    public void Resume()
+    /// <summary>
+    /// Continues from DIR's newest checkpoint (or, with <paramref name="fromPrevious"/>, the one before
+    /// it, setting a damaged newest one aside): parameters, optimizer, LSTM states, data position, step,
+    /// metrics. A checkpoint already at or past the plan's last step is an error naming both, before
+    /// anything in the folder changes.
+    /// </summary>
+    public void Resume(bool fromPrevious = false)
     {
-        string path = Checkpoint.PathIn(runDirectory);
-        var (position, tensors) = Checkpoint.Load(runDirectory);
+        string path = fromPrevious ? Checkpoint.PreviousPathIn(runDirectory) : Checkpoint.LatestPathIn(runDirectory);
+        var (position, tensors) = Checkpoint.Load(runDirectory, fromPrevious);
         if (position.OptionsFingerprint != optionsFingerprint)
             throw new InputException($"Checkpoint '{path}' was made with different options than this command's; resume with the run's own options.json.");
         if (position.VocabularyFingerprint != vocabularyFingerprint)
             throw new InputException($"Checkpoint '{path}' was made with a different vocabulary; resume with the run's own vocab.txt.");
+        if (position.Step >= plan.TotalSteps)
+            throw new InputException(
+                $"The run in {runDirectory} has done {position.Step} steps and its target is {plan.TotalSteps}: " +
+                $"to train further, ask for more than {position.Step} steps (--steps N, or --epochs N).");
         Checkpoint.Restore(path, device.Stream, tensors, CheckpointTensors());
+        if (fromPrevious) Checkpoint.SetAsideLatest(runDirectory);
         optimizer.StepCount = position.Step;
         train.Restore(position.Batcher);
         step = position.Step;
         tokensSeen = position.TokensSeen;
         elapsedBefore = position.ElapsedSeconds;
         metrics.TruncateAfter(step);
-        observer.OnMessage($"resumed from {path} at step {step}");
+        observer.OnMessage($"resumed from {path} at step {step} of {plan.TotalSteps}");
     }
 
     public TrainingOutcome Run(CancellationToken cancel)
