@@ -44,9 +44,11 @@ static class BenchCommand
     /// <summary>
     /// One bench run. A step trains both directions on batch x unroll positions each: PositionsPerStep
     /// (batch x unroll, what PyTorch peers count as a step's tokens) and TokensPerStep (2 x batch x unroll,
-    /// the targets predicted over both directions' streams).
+    /// the targets predicted over both directions' streams). CpuMillisecondsPerStep is the process's CPU
+    /// time (all threads) per step: beside wall time it shows how much a loaded machine inflated the figure.
     /// </summary>
-    public sealed record BenchResult(string Model, int Steps, int BatchSize, int UnrollSteps, double MillisecondsPerStep)
+    public sealed record BenchResult(string Model, int Steps, int BatchSize, int UnrollSteps, double MillisecondsPerStep,
+        double CpuMillisecondsPerStep)
     {
         public int PositionsPerStep => BatchSize * UnrollSteps;
         public int TokensPerStep => 2 * PositionsPerStep;
@@ -59,6 +61,7 @@ static class BenchCommand
             $"{Steps} timed steps: {MillisecondsPerStep:F1} ms/step",
             $"positions per step (batch {BatchSize} x unroll {UnrollSteps}): {PositionsPerStep}, {PositionsPerSecond:F0} positions/s",
             $"tokens per step over both directions (2 x {BatchSize} x {UnrollSteps}): {TokensPerStep}, {TokensPerSecond:F0} tokens/s",
+            $"process CPU time {CpuMillisecondsPerStep:F1} ms/step (all threads)",
         ];
     }
 
@@ -100,9 +103,11 @@ static class BenchCommand
         }
         for (int i = 0; i < warmup; i++) Step(i);
         device.Synchronize();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) Step(warmup + i);
         device.Synchronize();
-        return new BenchResult(model.Describe(), steps, options.BatchSize, options.UnrollSteps, watch.Elapsed.TotalMilliseconds / steps);
+        double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / steps;
+        return new BenchResult(model.Describe(), steps, options.BatchSize, options.UnrollSteps, watch.Elapsed.TotalMilliseconds / steps, cpuMs);
     }
 }
