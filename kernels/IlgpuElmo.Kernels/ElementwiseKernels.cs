@@ -42,12 +42,20 @@ public sealed class ElementwiseKernels
         dropout = acc.LoadAutoGroupedKernel<Index1D, DropoutParams, ArrayView<float>, ArrayView<float>>(DropoutKernel);
     }
 
+    /// <summary>True in host execution, counting the launch a GPU would make for <paramref name="n"/> elements.</summary>
+    bool HostSpanOperation(long n)
+    {
+        if (!runtime.RunOnHost) return false;
+        if (n > 0) runtime.CountLaunch();
+        return true;
+    }
+
     /// <summary>x[i] = value.</summary>
     public void Fill(AcceleratorStream s, ArrayView<float> x, float value)
     {
         // On the host the memory-bound helpers (fill, copy, axpby) are single span operations: one vectorised
         // pass, no per-element call, no thread hand-off.
-        if (runtime.RunOnHost) x.AsHostSpan().Fill(value);
+        if (HostSpanOperation(x.Length)) x.AsHostSpan().Fill(value);
         else runtime.For(s, x.Length, (st, i) => fill(st, i, x, value), i => FillKernel(i, x, value));
     }
 
@@ -55,7 +63,7 @@ public sealed class ElementwiseKernels
     public void Copy(AcceleratorStream s, ArrayView<float> src, ArrayView<float> dst)
     {
         Check(src.Length == dst.Length, $"Copy: source has {src.Length} elements, destination {dst.Length}.");
-        if (runtime.RunOnHost) src.AsHostSpan().CopyTo(dst.AsHostSpan());
+        if (HostSpanOperation(src.Length)) src.AsHostSpan().CopyTo(dst.AsHostSpan());
         else runtime.For(s, src.Length, (st, i) => copy(st, i, src, dst), i => CopyKernel(i, src, dst));
     }
 
@@ -63,7 +71,7 @@ public sealed class ElementwiseKernels
     public void Axpby(AcceleratorStream s, float a, ArrayView<float> x, float b, ArrayView<float> y)
     {
         Check(x.Length == y.Length, $"Axpby: x has {x.Length} elements, y {y.Length}.");
-        if (runtime.RunOnHost) AxpbyHost(a, x.AsHostSpan(), b, y.AsHostSpan());
+        if (HostSpanOperation(x.Length)) AxpbyHost(a, x.AsHostSpan(), b, y.AsHostSpan());
         else runtime.For(s, x.Length, (st, i) => axpby(st, i, a, x, b, y), i => AxpbyKernel(i, a, x, b, y));
     }
 

@@ -102,6 +102,7 @@ public sealed class KernelRuntime
     {
         if (n <= 0) return;
         if (n > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(n), n, "A launch covers at most 2^31-1 threads.");
+        Counters.CountLaunches();
         if (RunOnHost) HostRows(rows, n, hostRowBody);
         else launch(stream, new Index1D((int)n));
     }
