@@ -20,7 +20,8 @@ namespace IlgpuElmo.Linalg;
 /// shapes, the whole packed B block stay in L2. The micro-kernels hold MR x NR = 6 x (2 vectors) of C in 12
 /// registers: <see cref="Kernel6x32Avx512"/> (Vector512, 16 lanes), <see cref="Kernel6x16Avx2"/>
 /// (Vector256) and <see cref="Kernel6x8Vector128"/> for machines without either. Packing pads to full
-/// tiles, so edge tiles run the same kernel into a scratch tile and copy what lies inside C.
+/// tiles, so edge tiles run the same kernel into a scratch tile and copy what lies inside C. A GEMM of at
+/// most MR rows (the bias gradients, ones x dZ) uses each element of B once: the kernel reads B in place.
 ///
 /// Threads split C into contiguous runs of whole tiles, along N when N is at least M (the thin recurrent
 /// GEMMs: batch rows x 4H columns) and along M otherwise (the char CNN's tall, thin GEMMs); each worker
@@ -36,7 +37,7 @@ public sealed unsafe class HostGemm : IGemmBackend
 
     readonly HostGemmKernel kernelKind;
     readonly int nr, workers;
-    readonly delegate*<int, float*, float*, float*, int, float, float, void> kernel;
+    readonly delegate*<int, float*, float*, int, float*, int, float, float, void> kernel;
 
     /// <param name="kernelKind">Which micro-kernel; by default the widest the machine runs.</param>
     /// <param name="workers">Threads per GEMM; by default one per core.</param>
@@ -126,8 +127,10 @@ public sealed unsafe class HostGemm : IGemmBackend
             {
                 int kc = Math.Min(KC, p.K - pc);
                 float beta = pc == 0 ? p.Beta : 1f;
+                // A few rows (bias gradients: ones x dZ) use each B element once or twice: read B where it lies.
+                bool bInPlace = p.TransB == 0 && rowEnd - rowStart <= MR;
                 if (p.TransB != 0) PackBTransposed(b, p.Ldb, pc, kc, jc, nc, nr, packB);
-                else PackB(b, p.Ldb, pc, kc, jc, nc, nr, packB);
+                else if (!bInPlace) PackB(b, p.Ldb, pc, kc, jc, nc, nr, packB);
                 for (int ic = rowStart; ic < rowEnd; ic += MC)
                 {
                     int mc = Math.Min(MC, rowEnd - ic);
@@ -137,15 +140,18 @@ public sealed unsafe class HostGemm : IGemmBackend
                     {
                         int cols = Math.Min(nr, nc - jr);
                         float* bPanel = packB + (long)jr * kc;
+                        int ldb = nr;
+                        if (bInPlace && cols == nr) { bPanel = b + (long)pc * p.Ldb + jc + jr; ldb = p.Ldb; }
+                        else if (bInPlace) PackB(b, p.Ldb, pc, kc, jc + jr, cols, nr, bPanel);
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int rows = Math.Min(MR, mc - ir);
                             float* aPanel = packA + (long)ir * kc;
                             float* cTile = c + (long)(ic + ir) * p.Ldc + jc + jr;
-                            if (rows == MR && cols == nr) kernel(kc, aPanel, bPanel, cTile, p.Ldc, p.Alpha, beta);
+                            if (rows == MR && cols == nr) kernel(kc, aPanel, bPanel, ldb, cTile, p.Ldc, p.Alpha, beta);
                             else
                             {
-                                kernel(kc, aPanel, bPanel, tile, nr, 1f, 0f);
+                                kernel(kc, aPanel, bPanel, ldb, tile, nr, 1f, 0f);
                                 StoreEdge(tile, nr, cTile, p.Ldc, rows, cols, p.Alpha, beta);
                             }
                         }
@@ -219,14 +225,14 @@ public sealed unsafe class HostGemm : IGemmBackend
     }
 
     /// <summary>
-    /// C tile [6, 32] = alpha * (A panel [kc, 6] x B panel [kc, 32]) + beta * C tile, with 12 Vector512
-    /// accumulators; C is not read when beta is 0. Must equal <see cref="StoreEdge"/> over the same sums.
+    /// C tile [6, 32] = alpha * (A panel [kc, 6] x B panel [kc, 32], rows ldb apart) + beta * C tile, with 12
+    /// Vector512 accumulators; C is not read when beta is 0. Must equal <see cref="StoreEdge"/> over the same sums.
     /// </summary>
-    static void Kernel6x32Avx512(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    static void Kernel6x32Avx512(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int k = 0; k < kc; k++, a += MR, b += 32)
+        for (int k = 0; k < kc; k++, a += MR, b += ldb)
         {
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
@@ -252,11 +258,11 @@ public sealed unsafe class HostGemm : IGemmBackend
     }
 
     /// <summary>As <see cref="Kernel6x32Avx512"/> for a [6, 16] tile with Vector256 (AVX2: 16 registers).</summary>
-    static void Kernel6x16Avx2(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    static void Kernel6x16Avx2(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int k = 0; k < kc; k++, a += MR, b += 16)
+        for (int k = 0; k < kc; k++, a += MR, b += ldb)
         {
             var b0 = Vector256.Load(b);
             var b1 = Vector256.Load(b + 8);
@@ -282,11 +288,11 @@ public sealed unsafe class HostGemm : IGemmBackend
     }
 
     /// <summary>As <see cref="Kernel6x32Avx512"/> for a [6, 8] tile with Vector128 (SSE, NEON).</summary>
-    static void Kernel6x8Vector128(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    static void Kernel6x8Vector128(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector128<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int k = 0; k < kc; k++, a += MR, b += 8)
+        for (int k = 0; k < kc; k++, a += MR, b += ldb)
         {
             var b0 = Vector128.Load(b);
             var b1 = Vector128.Load(b + 4);
