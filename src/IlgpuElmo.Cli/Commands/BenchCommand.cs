@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
@@ -33,15 +34,18 @@ static class BenchCommand
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             var o = result.GetValue(options) is { } path ? BilmOptions.Load(path).Options
                 : ModelPresets.Get(result.GetValue(preset) ?? ModelPresets.DefaultFor(dev.Description.Kind));
+            int timed = result.GetValue(steps), untimed = result.GetValue(warmup);
             if (result.GetValue(embed))
             {
-                var e = RunEmbedding(dev, o, result.GetValue(sentences), result.GetValue(vocabSize), result.GetValue(steps), result.GetValue(warmup));
+                var e = ConsoleProgress.Run("bench --embed", "batches", Math.Max(0, untimed) + timed,
+                    progress => RunEmbedding(dev, o, result.GetValue(sentences), result.GetValue(vocabSize), timed, untimed, progress));
                 Console.WriteLine($"{e.Model}");
                 Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), {dev.Options.Precision}, GEMM {dev.Gemm.Backend.Name}");
                 Console.WriteLine($"embed {e.Sentences} sentences ({e.Tokens} tokens) x {e.Batches}: {e.MillisecondsPerBatch:F1} ms/batch, {e.TokensPerSecond:F1} tokens/s");
                 return 0;
             }
-            var r = Run(dev, o, result.GetValue(vocabSize), result.GetValue(steps), result.GetValue(warmup));
+            var r = ConsoleProgress.Run("bench", "steps", Math.Max(0, untimed) + timed,
+                progress => Run(dev, o, result.GetValue(vocabSize), timed, untimed, progress));
             Console.WriteLine($"{r.Model}");
             Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), {dev.Options.Precision}, GEMM {dev.Gemm.Backend.Name}");
             Console.WriteLine($"{r.Steps} steps of {r.TokensPerStep} tokens: {r.MillisecondsPerStep:F1} ms/step, {r.TokensPerSecond:F0} tokens/s");
@@ -52,7 +56,8 @@ static class BenchCommand
 
     public sealed record BenchResult(string Model, int Steps, int TokensPerStep, double MillisecondsPerStep, double TokensPerSecond);
 
-    public static BenchResult Run(ComputeDevice device, BilmOptions options, int vocabularySize, int steps, int warmup)
+    /// <summary>Times <paramref name="steps"/> training steps after <paramref name="warmup"/>; <paramref name="progress"/> hears the steps done so far, warmup included.</summary>
+    public static BenchResult Run(ComputeDevice device, BilmOptions options, int vocabularySize, int steps, int warmup, IProgress<long>? progress = null)
     {
         if (vocabularySize < 10) throw new InputException($"--vocab-size must be at least 10 (got {vocabularySize}).");
         if (steps < 1) throw new InputException($"--steps must be at least 1 (got {steps}).");
@@ -81,6 +86,7 @@ static class BenchCommand
         {
             model.TrainStep(Batch(), step, (ulong)step);
             optimizer.Step(GradientClipping.Scale(optimizer.GradientNorm(), options.AllClipNormVal));
+            progress?.Report(step + 1);
         }
         for (int i = 0; i < warmup; i++) Step(i);
         device.Synchronize();
@@ -98,9 +104,10 @@ static class BenchCommand
     /// Embeds one batch of synthetic sentences (Random(2): lengths 5..45, words w&lt;id&gt; drawn as the
     /// training windows' from <paramref name="wordVocabularySize"/>) <paramref name="batches"/> times. The char
     /// CNN reads the words' characters, so no vocabulary is needed: the model gets a 16-word full softmax
-    /// that embedding never runs.
+    /// that embedding never runs. <paramref name="progress"/> hears the batches done so far, warmup included.
     /// </summary>
-    public static EmbedResult RunEmbedding(ComputeDevice device, BilmOptions options, int sentenceCount, int wordVocabularySize, int batches, int warmup)
+    public static EmbedResult RunEmbedding(ComputeDevice device, BilmOptions options, int sentenceCount, int wordVocabularySize, int batches, int warmup,
+        IProgress<long>? progress = null)
     {
         if (sentenceCount < 1) throw new InputException($"--sentences must be at least 1 (got {sentenceCount}).");
         if (batches < 1) throw new InputException($"--steps must be at least 1 (got {batches}).");
@@ -116,9 +123,15 @@ static class BenchCommand
             sentences[s] = new string[5 + random.Next(41)];
             for (int t = 0; t < sentences[s].Length; t++) sentences[s][t] = $"w{ZipfId(random, wordVocabularySize)}";
         }
-        for (int i = 0; i < warmup; i++) model.Embed(sentences);
+        long done = 0;
+        void Batch()
+        {
+            model.Embed(sentences);
+            progress?.Report(++done);
+        }
+        for (int i = 0; i < warmup; i++) Batch();
         var watch = Stopwatch.StartNew();
-        for (int i = 0; i < batches; i++) model.Embed(sentences);
+        for (int i = 0; i < batches; i++) Batch();
         int tokens = sentences.Sum(x => x.Length);
         double ms = watch.Elapsed.TotalMilliseconds / batches;
         return new EmbedResult(model.Describe(), sentenceCount, tokens, batches, ms, tokens / (ms / 1000));

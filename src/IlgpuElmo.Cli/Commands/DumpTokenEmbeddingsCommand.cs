@@ -1,4 +1,5 @@
 using System.CommandLine;
+using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
 using IlgpuElmo.Formats;
 
@@ -26,7 +27,7 @@ static class DumpTokenEmbeddingsCommand
             string path = result.GetValue(model.Vocab) ?? throw new InputException("--vocab is required: the words (one per line) to compute token vectors for.");
             if (!File.Exists(path)) throw new InputException($"--vocab '{path}' does not exist.");
             var list = File.ReadLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
-            var vectors = lm.TokenVectors(list);
+            var vectors = ConsoleProgress.Run("dump-token-embeddings", "words", list.Count, progress => lm.TokenVectors(list, progress));
             TokenEmbeddingsFile.Write(result.GetValue(output)!, vectors, list.Count, lm.Options.TokenDim);
             Console.WriteLine($"{list.Count} words x {lm.Options.TokenDim} -> {result.GetValue(output)}");
             return 0;

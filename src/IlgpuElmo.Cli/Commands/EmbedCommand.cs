@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
 using IlgpuElmo.Formats;
 using IlgpuElmo.Layers;
@@ -54,7 +55,9 @@ static class EmbedCommand
                 ? x : throw new InputException($"--scalar-mix: '{w}' is not a number.")).ToList();
             var spec = new EmbeddingOutput(kind, weights, result.GetValue(gamma), result.GetValue(meanPool),
                 result.GetValue(float16) ? Hdf5Storage.Float16 : Hdf5Storage.Float32);
-            var stats = Run(dev, lm, result.GetValue(input)!, result.GetValue(output)!, spec, result.GetValue(batchSize), result.GetValue(stateful));
+            var lines = ReadInput(result.GetValue(input)!);
+            var stats = ConsoleProgress.Run("embed", "tokens", lines.Sum(l => (long)l.Length),
+                progress => Run(dev, lm, lines, result.GetValue(output)!, spec, result.GetValue(batchSize), result.GetValue(stateful), progress));
             Console.WriteLine($"{stats.Sentences} lines, {stats.Tokens} tokens in {stats.Seconds:F1} s ({stats.Sentences / stats.Seconds:F1} sentences/s, {stats.Tokens / stats.Seconds:F0} tokens/s) -> {result.GetValue(output)}");
             return 0;
         });
@@ -63,14 +66,16 @@ static class EmbedCommand
 
     public sealed record EmbedStats(int Sentences, long Tokens, double Seconds);
 
-    /// <summary>Embeds every line of <paramref name="inputPath"/> into <paramref name="outputPath"/>.</summary>
-    public static EmbedStats Run(ComputeDevice device, BidirectionalLanguageModel model, string inputPath, string outputPath,
-        EmbeddingOutput spec, int batchSize, bool stateful)
+    /// <summary>
+    /// Embeds every line (tokenized, see <see cref="ReadInput"/>) into <paramref name="outputPath"/>;
+    /// <paramref name="progress"/> hears the tokens done so far after every batch.
+    /// </summary>
+    public static EmbedStats Run(ComputeDevice device, BidirectionalLanguageModel model, string[][] lines, string outputPath,
+        EmbeddingOutput spec, int batchSize, bool stateful, IProgress<long>? progress = null)
     {
         if (batchSize < 1) throw new InputException($"--batch-size must be at least 1 (got {batchSize}).");
-        if (!File.Exists(inputPath)) throw new InputException($"--input '{inputPath}' does not exist.");
         spec.Validate(model.LayerCount);
-        var lines = ReadLines(inputPath);
+        long tokensDone = 0;
         var watch = Stopwatch.StartNew();
         using var writer = new EmbeddingsWriter(outputPath, lines.Select(l => l.Length).ToArray(), model.LayerCount, model.Width, spec);
         // Stateful: file order, fixed rows. Otherwise: sorted by length so a batch wastes little padding.
@@ -83,6 +88,8 @@ static class EmbedCommand
             if (!stateful) indices = indices.Where(i => lines[i].Length > 0).ToArray();
             var vectors = indices.Length == 0 ? [] : model.Embed(indices.Select(i => lines[i]).ToList(), state);
             for (int j = 0; j < indices.Length; j++) writer.Write(indices[j], vectors[j]);
+            tokensDone += indices.Sum(i => (long)lines[i].Length);
+            progress?.Report(tokensDone);
         }
         for (int i = 0; i < lines.Length; i++)
             if (lines[i].Length == 0 && !stateful) writer.Write(i, []);
@@ -90,8 +97,10 @@ static class EmbedCommand
         return new EmbedStats(lines.Length, lines.Sum(l => (long)l.Length), watch.Elapsed.TotalSeconds);
     }
 
-    static string[][] ReadLines(string path)
+    /// <summary>The input file's lines as whitespace tokens; a missing file or a giant token is an input error.</summary>
+    public static string[][] ReadInput(string path)
     {
+        if (!File.Exists(path)) throw new InputException($"--input '{path}' does not exist.");
         var lines = new List<string[]>();
         int number = 0;
         foreach (var line in File.ReadLines(path))

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
@@ -31,8 +32,10 @@ static class EvalCommand
                 ? CorpusFiles.Expand(t, "--test")
                 : CorpusFiles.Expand(Path.Combine(BrownCorpus.ExtractText(BrownCorpus.DefaultTextDirectory), "test"), "--test");
             int batch = result.GetValue(batchSize) ?? lm.Options.BatchSize;
+            long total = LmBatcher.CountTargets(files);
             var watch = Stopwatch.StartNew();
-            var (f, b, tokens) = lm.Evaluate(new LmBatcher(files, lm.Vocabulary, batch, lm.Options.UnrollSteps, training: false, seed: 0));
+            var (f, b, tokens) = ConsoleProgress.Run("eval, per direction", "tokens", total,
+                progress => lm.Evaluate(new LmBatcher(files, lm.Vocabulary, batch, lm.Options.UnrollSteps, training: false, seed: 0), progress));
             var r = EvaluationReport.FromLosses(0, f, b, tokens, watch.Elapsed.TotalSeconds);
             Console.WriteLine($"perplexity: forward {r.ForwardPerplexity:F2}, backward {r.BackwardPerplexity:F2}, mean {r.MeanPerplexity:F2}");
             Console.WriteLine($"{tokens} tokens per direction in {watch.Elapsed.TotalSeconds:F1} s ({2 * tokens / watch.Elapsed.TotalSeconds:F0} tokens/s, both directions) on {dev.Description.KindName}");

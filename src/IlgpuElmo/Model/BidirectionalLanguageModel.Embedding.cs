@@ -82,8 +82,11 @@ public sealed partial class BidirectionalLanguageModel
         return result;
     }
 
-    /// <summary>The context-free token vector (layer 0, width P) of each word: what the token-vector cache holds.</summary>
-    public float[] TokenVectors(IReadOnlyList<string> words)
+    /// <summary>
+    /// The context-free token vector (layer 0, width P) of each word: what the token-vector cache holds.
+    /// <paramref name="progress"/> hears the number of words done so far, after every chunk.
+    /// </summary>
+    public float[] TokenVectors(IReadOnlyList<string> words, IProgress<long>? progress = null)
     {
         var all = new float[(long)words.Count * Options.TokenDim];
         const int chunk = 4096;
@@ -91,6 +94,7 @@ public sealed partial class BidirectionalLanguageModel
         {
             var part = words.Skip(start).Take(chunk).ToList();
             EncodeTokens(part).ToArray(device.Stream).CopyTo(all, (long)start * Options.TokenDim);
+            progress?.Report(start + part.Count);
         }
         return all;
     }

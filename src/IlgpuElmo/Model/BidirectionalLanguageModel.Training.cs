@@ -62,7 +62,7 @@ public sealed partial class BidirectionalLanguageModel
         return (lossF / Math.Max(1, countF), lossB / Math.Max(1, countB));
     }
 
-    public (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher)
+    public (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher, IProgress<long>? progress = null)
     {
         var s = device.Stream;
         LstmState? state = null;
@@ -86,6 +86,7 @@ public sealed partial class BidirectionalLanguageModel
                     if (d == 0) lossF += loss; else lossB += loss;
                 }
                 tokens += batch.TargetCount;
+                progress?.Report(tokens);
             }
         }
         finally

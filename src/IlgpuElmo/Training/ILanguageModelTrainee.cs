@@ -21,8 +21,12 @@ public interface ILanguageModelTrainee : IHasParameters
     /// </summary>
     (double Forward, double Backward) TrainStep(LmBatch batch, long step, ulong seed);
 
-    /// <summary>Exact mean negative log-likelihood per direction over one pass of <paramref name="batcher"/> (no dropout, own states).</summary>
-    (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher);
+    /// <summary>
+    /// Exact mean negative log-likelihood per direction over one pass of <paramref name="batcher"/> (no
+    /// dropout, own states). <paramref name="progress"/> hears the targets per direction done so far,
+    /// after every window.
+    /// </summary>
+    (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher, IProgress<long>? progress = null);
 
     /// <summary>The carried LSTM states, for checkpoints (restored with the parameters).</summary>
     IEnumerable<(string Name, DeviceTensor<float> Tensor)> StateTensors { get; }
