@@ -10,7 +10,8 @@ namespace IlgpuElmo.Benchmarks;
 /// projection 512 (the peer is PyTorch's cuDNN nn.LSTM(512, 4096, proj_size=512), benchmarks/peers/lstm_peer.py).
 /// One layer-direction forward only, forward + backward, the same layer's GEMMs alone (so
 /// forward+backward minus GEMMs = pointwise kernels + launch gaps), and the full 2-layer bidirectional
-/// stack forward + backward (directions on two streams). fp32 and TF32 (cuBLAS tensor-op math) on CUDA;
+/// stack forward + backward the way training runs it (<see cref="BidirectionalLstm.ForwardBothStreams"/>:
+/// each direction over its own stream of text, the two on two CUDA streams at once, carried state). fp32 and TF32 (cuBLAS tensor-op math) on CUDA;
 /// on a machine without a GPU a small shape on the CPU (host execution), only to check the benchmark runs.
 /// Every call ends with a device synchronisation, so a figure is the wall time of one full pass.
 /// </summary>
@@ -20,7 +21,9 @@ public class LstmBenchmarks
     LstmProjectionLayer layer = null!;
     BidirectionalLstm lstm = null!;
     SequenceLengths lengths = null!;
+    LstmState state = null!;
     DeviceTensor<float> input = null!, output = null!, outputGradient = null!, inputGradient = null!;
+    DeviceTensor<float> bothInputs = null!, bothInputGradients = null!;
     int steps, batch, inputSize, hidden, projection;
 
     [ParamsSource(nameof(Configurations))]
@@ -49,6 +52,9 @@ public class LstmBenchmarks
         output = device.Allocate<float>(new Shape(steps, batch, projection));
         outputGradient = device.Upload<float>(RandomData(random, steps * batch * projection, 1e-2f), steps, batch, projection);
         inputGradient = device.Allocate<float>(new Shape(steps, batch, inputSize));
+        state = lstm.CreateState(batch);
+        bothInputs = device.Upload<float>(RandomData(random, 2 * steps * batch * inputSize, 1f), 2 * steps, batch, inputSize);
+        bothInputGradients = device.Allocate<float>(new Shape(2 * steps, batch, inputSize));
         // One untimed pass of each so workspaces are allocated and kernels compiled before BenchmarkDotNet's warm-up.
         LayerForwardBackward();
         BidirectionalForwardBackward();
@@ -111,12 +117,15 @@ public class LstmBenchmarks
         device.Synchronize();
     }
 
-    /// <summary>ELMo's whole biLM body: 2 layers x 2 directions with skip connections, forward and backward from the top outputs.</summary>
+    /// <summary>
+    /// ELMo's whole biLM body as a training step runs it: 2 layers x 2 directions with skip connections, both
+    /// directions at once on two streams, forward and backward from the top outputs.
+    /// </summary>
     [Benchmark]
     public void BidirectionalForwardBackward()
     {
-        lstm.Forward(input, lengths);
-        lstm.Backward([null, outputGradient], [null, outputGradient]);
+        lstm.ForwardBothStreams(bothInputs, lengths, state, 0f, 1, 2);
+        lstm.BackwardBothStreams(outputGradient, outputGradient, bothInputGradients);
         device.Synchronize();
     }
 
@@ -139,6 +148,7 @@ public class LstmBenchmarks
         foreach (var t in scratch.Values) t.Dispose();
         scratch.Clear();
         input.Dispose(); output.Dispose(); outputGradient.Dispose(); inputGradient.Dispose();
+        bothInputs.Dispose(); bothInputGradients.Dispose(); state.Dispose();
         lengths.Dispose();
         layer.Dispose();
         lstm.Dispose();

@@ -27,13 +27,13 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 ours=(dotnet src/IlgpuElmo.Cli/bin/Release/net10.0/elmo.dll bench --device cpu --cpu-execution host)
 peer=(dotnet benchmarks/peers/TorchSharpPeer/bin/Release/net10.0/TorchSharpPeer.dll)
 
-# Runs a command, echoes its last line, prints the number before $1 ("ms/step" or "tokens/s").
+# Runs a command, echoes its first line that gives $1 ("ms/step" or "tokens/s"), prints that number.
 measure() {
   local unit=$1; shift
-  local out
-  out=$("$@" 2>/dev/null | tail -1)
-  echo "    $out" >&2
-  grep -oE "[0-9.]+ $unit" <<<"$out" | cut -d' ' -f1
+  local line
+  line=$("$@" 2>/dev/null | grep -E "[0-9.]+ $unit" | head -1)
+  echo "    $line" >&2
+  grep -oE "[0-9.]+ $unit" <<<"$line" | head -1 | cut -d' ' -f1
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }

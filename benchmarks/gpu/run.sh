@@ -35,4 +35,4 @@ dotnet .gpu/IlgpuElmo.Benchmarks/IlgpuElmo.Benchmarks.dll --inprocess --job shor
 echo "== summary"
 grep -h -E '^\|' "$out"/bdn/results/*-report-github.md 2>/dev/null
 for f in "$out"/peer-*.txt; do echo "-- $(basename "$f")"; tail -n 20 "$f"; done
-tail -n 1 "$out"/bench-*.txt
+tail -n 3 "$out"/bench-*.txt

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -15,8 +16,10 @@ public sealed class ElementwiseKernels
     readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> copy;
     readonly Action<AcceleratorStream, Index1D, float, ArrayView<float>, float, ArrayView<float>> axpby;
     readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>> addRowBias;
-    readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, float, ArrayView<float>> columnSums;
-    readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>> squaredNormPartials;
+    readonly Action<AcceleratorStream, KernelConfig, ColumnSumsParams, ArrayView<float>, ArrayView<float>, ArrayView<float>> columnSumsPartial;
+    readonly Action<AcceleratorStream, Index1D, ColumnSumsParams, ArrayView<float>, ArrayView<float>> columnSumsFinish;
+    readonly ConcurrentDictionary<AcceleratorStream, MemoryBuffer1D<float, Stride1D.Dense>> columnSumsScratch = new();
+    readonly int columnTile, columnSlices;
     readonly Action<AcceleratorStream, Index1D, DropoutParams, ArrayView<float>, ArrayView<float>> dropout;
 
     public ElementwiseKernels(KernelRuntime runtime)
@@ -27,8 +30,13 @@ public sealed class ElementwiseKernels
         copy = acc.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(CopyKernel);
         axpby = acc.LoadAutoGroupedKernel<Index1D, float, ArrayView<float>, float, ArrayView<float>>(AxpbyKernel);
         addRowBias = acc.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(AddRowBiasKernel);
-        columnSums = acc.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, float, ArrayView<float>>(ColumnSumsKernel);
-        squaredNormPartials = acc.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(SquaredNormPartialsKernel);
+        columnSumsPartial = acc.LoadKernel<ColumnSumsParams, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ColumnSumsPartialKernel);
+        columnSumsFinish = acc.LoadAutoGroupedKernel<Index1D, ColumnSumsParams, ArrayView<float>, ArrayView<float>>(ColumnSumsFinishKernel);
+        // A warp's worth of neighbouring columns per group row (coalesced loads), as many row slices as the group holds.
+        int group = 1;
+        while (group * 2 <= Math.Min(MaxColumnSumsGroup, runtime.MaxGroupSize)) group *= 2;
+        columnTile = Math.Min(runtime.WarpSize, group);
+        columnSlices = group / columnTile;
         dropout = acc.LoadAutoGroupedKernel<Index1D, DropoutParams, ArrayView<float>, ArrayView<float>>(DropoutKernel);
     }
 
@@ -58,21 +66,86 @@ public sealed class ElementwiseKernels
         runtime.For(s, x.Length, (st, i) => addRowBias(st, i, x, columns, bias), i => AddRowBiasKernel(i, x, columns, bias));
     }
 
-    /// <summary>sums[c] = beta * sums[c] + sum over rows of x[r, c], for x [rows, columns] (bias gradients).</summary>
+    /// <summary>Largest group the column sums use: 256 threads on GPUs, the device maximum on the CPU accelerator.</summary>
+    const int MaxColumnSumsGroup = 256;
+
+    /// <summary>Rows a thread sums before the rows are split over more groups (so large inputs get many threads).</summary>
+    const int RowsPerThread = 16;
+
+    /// <summary>Most row splits: bounds the partial-sum scratch at MaxColumnSplits x columns.</summary>
+    const int MaxColumnSplits = 64;
+
+    /// <summary>The launch shape <see cref="ColumnSums"/> uses here: group = ColumnTile x ColumnSlices threads.</summary>
+    public int ColumnTile => columnTile;
+
+    public int ColumnSlices => columnSlices;
+
+    /// <summary>
+    /// sums[c] = beta * sums[c] + sum over rows of x[r, c], for x [rows, columns] (bias gradients).
+    /// On a GPU a block reduction: a group reads ColumnTile neighbouring columns (coalesced) of
+    /// ColumnSlices rows at a time, and rows are split over up to 64 groups per column tile (so each
+    /// thread sums about 16 rows) whose partial sums a second launch adds in split order. Every sum is
+    /// in a fixed order: deterministic on every device. Host execution sums each column's rows in order.
+    /// </summary>
     public void ColumnSums(AcceleratorStream s, ArrayView<float> x, int rows, ArrayView<float> sums, float beta = 0f)
     {
         int columns = (int)sums.Length;
         Check(x.Length == (long)rows * columns, $"ColumnSums: x has {x.Length} elements, expected [{rows}, {columns}].");
-        runtime.For(s, columns, (st, i) => columnSums(st, i, x, rows, columns, beta, sums),
-            i => ColumnSumsKernel(i, x, rows, columns, beta, sums));
+        if (columns == 0) return;
+        runtime.CountLaunch();
+        if (runtime.RunOnHost)
+        {
+            ColumnSumsHost(x, rows, columns, beta, sums);
+            return;
+        }
+        int splits = Math.Clamp((rows + columnSlices * RowsPerThread - 1) / (columnSlices * RowsPerThread), 1, MaxColumnSplits);
+        var p = new ColumnSumsParams(rows, columns, (rows + splits - 1) / splits, splits, beta);
+        var partials = splits == 1 ? sums : Scratch(s, columns).SubView(0, (long)splits * columns);
+        var config = new KernelConfig(new Index2D((columns + columnTile - 1) / columnTile, splits), new Index2D(columnTile, columnSlices),
+            SharedMemoryConfig.RequestDynamic<float>(columnTile * columnSlices));
+        columnSumsPartial(s, config, p, x, sums, partials);
+        if (splits == 1) return;
+        runtime.CountLaunch();
+        columnSumsFinish(s, new Index1D(columns), p, partials, sums);
     }
 
-    /// <summary>partials[p] = sum of x[i]^2 over chunk p of <paramref name="chunk"/> elements (add them on the host).</summary>
-    public void SquaredNormPartials(AcceleratorStream s, ArrayView<float> x, int chunk, ArrayView<float> partials)
+    /// <summary>
+    /// Partial sums of one stream's column-sum launches, [MaxColumnSplits, columns]: sized for the most splits
+    /// at once, so it grows (after a wait on that stream) only for a wider input, never as row counts vary.
+    /// </summary>
+    ArrayView<float> Scratch(AcceleratorStream s, int columns)
     {
-        Check(partials.Length == (x.Length + chunk - 1) / chunk, $"SquaredNormPartials: need {(x.Length + chunk - 1) / chunk} partials, got {partials.Length}.");
-        runtime.For(s, partials.Length, (st, i) => squaredNormPartials(st, i, x, chunk, partials),
-            i => SquaredNormPartialsKernel(i, x, chunk, partials));
+        long length = (long)MaxColumnSplits * columns;
+        if (columnSumsScratch.TryGetValue(s, out var buffer) && buffer.Length >= length) return buffer.View;
+        if (buffer is not null)
+        {
+            DeviceCounters.Wait(s);
+            buffer.Dispose();
+        }
+        runtime.Counters.CountAllocation();
+        buffer = runtime.Accelerator.Allocate1D<float>(length);
+        columnSumsScratch[s] = buffer;
+        return buffer.View;
+    }
+
+    /// <summary>Host execution: column blocks in parallel, each column's rows added in order (bit-reproducible).</summary>
+    static void ColumnSumsHost(ArrayView<float> x, int rows, int columns, float beta, ArrayView<float> sums)
+    {
+        const int Block = 64;
+        int blocks = (columns + Block - 1) / Block;
+        KernelRuntime.HostFor(blocks, block =>
+        {
+            int c0 = block * Block, width = Math.Min(Block, columns - c0);
+            Span<float> total = stackalloc float[Block];
+            total.Clear();
+            for (int r = 0; r < rows; r++)
+            {
+                long row = (long)r * columns + c0;
+                for (int j = 0; j < width; j++) total[j] += x[row + j];
+            }
+            for (int j = 0; j < width; j++)
+                sums[c0 + j] = beta == 0f ? total[j] : beta * sums[c0 + j] + total[j];
+        });
     }
 
     /// <summary>
@@ -100,20 +173,40 @@ public sealed class ElementwiseKernels
     public static void AddRowBiasKernel(Index1D i, ArrayView<float> x, int columns, ArrayView<float> bias) =>
         x[i] += bias[i % columns];
 
-    /// <summary>One thread per column, rows in a fixed order: deterministic on every device.</summary>
-    public static void ColumnSumsKernel(Index1D c, ArrayView<float> x, int rows, int columns, float beta, ArrayView<float> sums)
+    /// <summary>
+    /// Column sums, first pass. Group (ColumnTile x ColumnSlices), grid (column tiles, splits): thread (tx, ty)
+    /// adds rows ty, ty + slices, ... of its split for column tile * ColumnTile + tx; the group then adds its
+    /// slices in a fixed tree over shared memory [slices, tile]. With one split the result goes to sums
+    /// (with beta), otherwise to partials [splits, columns].
+    /// </summary>
+    public static void ColumnSumsPartialKernel(ColumnSumsParams p, ArrayView<float> x, ArrayView<float> sums, ArrayView<float> partials)
     {
+        int tile = Group.DimX, slices = Group.DimY, tx = Group.IdxX, ty = Group.IdxY;
+        int c = Grid.IdxX * tile + tx, split = Grid.IdxY;
+        int rowStart = split * p.RowsPerSplit, rowEnd = Math.Min(rowStart + p.RowsPerSplit, p.Rows);
         float total = 0f;
-        for (int r = 0; r < rows; r++) total += x[(long)r * columns + c];
-        sums[c] = beta == 0f ? total : beta * sums[c] + total;
+        if (c < p.Columns)
+            for (int r = rowStart + ty; r < rowEnd; r += slices) total += x[(long)r * p.Columns + c];
+        var shared = SharedMemory.GetDynamic<float>();
+        shared[ty * tile + tx] = total;
+        Group.Barrier();
+        for (int stride = slices / 2; stride > 0; stride >>= 1)
+        {
+            if (ty < stride) shared[ty * tile + tx] += shared[(ty + stride) * tile + tx];
+            Group.Barrier();
+        }
+        if (ty != 0 || c >= p.Columns) return;
+        float sum = shared[tx];
+        if (p.Splits == 1) sums[c] = p.Beta == 0f ? sum : p.Beta * sums[c] + sum;
+        else partials[(long)split * p.Columns + c] = sum;
     }
 
-    public static void SquaredNormPartialsKernel(Index1D p, ArrayView<float> x, int chunk, ArrayView<float> partials)
+    /// <summary>Column sums, second pass: sums[c] = beta * sums[c] + the splits' partials added in split order.</summary>
+    public static void ColumnSumsFinishKernel(Index1D c, ColumnSumsParams p, ArrayView<float> partials, ArrayView<float> sums)
     {
-        long start = (long)(int)p * chunk, end = Math.Min(start + chunk, x.Length);
         float total = 0f;
-        for (long i = start; i < end; i++) total += x[i] * x[i];
-        partials[p] = total;
+        for (int split = 0; split < p.Splits; split++) total += partials[(long)split * p.Columns + c];
+        sums[c] = p.Beta == 0f ? total : p.Beta * sums[c] + total;
     }
 
     public static void DropoutKernel(Index1D i, DropoutParams p, ArrayView<float> x, ArrayView<float> y)
@@ -123,6 +216,9 @@ public sealed class ElementwiseKernels
         y[i] = keep ? x[i] * p.Scale : 0f;
     }
 }
+
+/// <summary>A column-sum launch: x [Rows, Columns] split into Splits row ranges of RowsPerSplit; sums = Beta * sums + column sums.</summary>
+public readonly record struct ColumnSumsParams(int Rows, int Columns, int RowsPerSplit, int Splits, float Beta);
 
 /// <summary>Dropout rate, 1/(1-rate), seed and the element offset of this call in the step's random stream.</summary>
 public readonly record struct DropoutParams(float Rate, float Scale, ulong Seed, long Offset)

@@ -62,6 +62,7 @@ public sealed class EmbeddingKernels
         {
             // In position order on one thread: the same sums in the same order every run (host execution is
             // bit-reproducible); GPU atomics add in arrival order (use SegmentedScatterAdd where that matters).
+            runtime.CountLaunch();
             for (int i = 0; i < gradOutput.Length; i++) tableGrad[(long)ids[i / dim] * dim + i % dim] += gradOutput[i];
             return;
         }
@@ -82,6 +83,7 @@ public sealed class EmbeddingKernels
         if (segmentCount > segments.Rows.Length || segments.Starts.Length < segmentCount + 1)
             throw new ArgumentException($"SegmentedScatterAdd: {segmentCount} segments do not fit views of {segments.Rows.Length} rows and {segments.Starts.Length} starts.");
         if (segmentCount == 0) return;
+        runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
             // Row-contiguous on the host (a thread per column strides through memory); same sums, same order.

@@ -48,6 +48,7 @@ public sealed class GemmKernels
     {
         if (runtime.RunOnHost) throw new InvalidOperationException("The tiled GEMM uses shared memory and cannot run as host loops.");
         if (p.M == 0 || p.N == 0 || p.BatchCount == 0) return;
+        runtime.CountLaunch();
         int side = groupSide, block = side * MicroTile;
         var grid = new Index3D(CeilDiv(p.N, block), CeilDiv(p.M, block), p.BatchCount);
         var group = new Index3D(side, side, 1);

@@ -21,7 +21,14 @@ public sealed class KernelRuntime
             throw new ArgumentException("Host execution needs ILGPU's CPU accelerator (its buffers are host memory).");
         Accelerator = accelerator;
         RunOnHost = runOnHost;
+        Counters = DeviceCounters.Of(accelerator);
     }
+
+    /// <summary>Launch, wait and copy counts of this accelerator (every launch through this runtime counts, host loops too).</summary>
+    public DeviceCounters Counters { get; }
+
+    /// <summary>Counts a launch a launcher makes without <see cref="For"/> (explicitly grouped kernels and their host versions).</summary>
+    public void CountLaunch() => Counters.CountLaunches();
 
     public Accelerator Accelerator { get; }
 
@@ -61,6 +68,7 @@ public sealed class KernelRuntime
     {
         if (n <= 0) return;
         if (n > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(n), n, "A launch covers at most 2^31-1 threads.");
+        Counters.CountLaunches();
         if (RunOnHost) HostFor(n, hostBody);
         else launch(stream, new Index1D((int)n));
     }

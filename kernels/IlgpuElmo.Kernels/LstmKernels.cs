@@ -141,7 +141,8 @@ public sealed class LstmKernels
         if (!ok) throw new ArgumentException(message);
     }
 
-    static float Sigmoid(float x) => 1f / (1f + XMath.Exp(-x));
+    // KernelMath, not XMath: on CUDA XMath.Tanh is tanh.approx.f32 (2^-11 relative), see KernelMath.
+    static float Sigmoid(float x) => KernelMath.Sigmoid(x);
 
     static float Clip(float x, float clip) => clip > 0f ? XMath.Clamp(x, -clip, clip) : x;
 
@@ -157,7 +158,7 @@ public sealed class LstmKernels
         }
         long row = (long)b * 4 * h;
         float input = Sigmoid(gates[row + k] + bias[k]);
-        float candidate = XMath.Tanh(gates[row + h + k] + bias[h + k]);
+        float candidate = KernelMath.Tanh(gates[row + h + k] + bias[h + k]);
         float forget = Sigmoid(gates[row + 2 * h + k] + bias[2 * h + k] + p.ForgetBias);
         float output = Sigmoid(gates[row + 3 * h + k] + bias[3 * h + k]);
         float c = Clip(forget * cellPrevious[i] + input * candidate, p.CellClip);
@@ -166,7 +167,7 @@ public sealed class LstmKernels
         gates[row + 2 * h + k] = forget;
         gates[row + 3 * h + k] = output;
         cell[i] = c;
-        cellOutput[i] = output * XMath.Tanh(c);
+        cellOutput[i] = output * KernelMath.Tanh(c);
     }
 
     public static void ProjectionForwardKernel(Index1D i, LstmStepParams p, ArrayView<float> projection, ArrayView<int> lengths,
@@ -213,7 +214,7 @@ public sealed class LstmKernels
         }
         float input = gates[row + k], candidate = gates[row + h + k], forget = gates[row + 2 * h + k], output = gates[row + 3 * h + k];
         float previous = cellPrevious[i];
-        float tanhCell = XMath.Tanh(cell[i]);
+        float tanhCell = KernelMath.Tanh(cell[i]);
         float outputGradient = cellOutputGradient[i];
         float dc = cellGradient[i] + outputGradient * output * (1f - tanhCell * tanhCell);
         // The clip decision is recomputed from the saved activations with the forward's expression.

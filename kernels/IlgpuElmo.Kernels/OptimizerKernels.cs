@@ -4,88 +4,86 @@ using ILGPU.Runtime;
 
 namespace IlgpuElmo.Kernels;
 
-/// <summary>Hyper-parameters of one update; the gradient is multiplied by GradScale first (global-norm clipping).</summary>
-public readonly record struct OptimizerStep(float LearningRate, float GradScale, float Beta1, float Beta2, float Epsilon,
+/// <summary>Hyper-parameters of one update (the clip scale is not here: the kernels read it from the device).</summary>
+public readonly record struct OptimizerStep(float LearningRate, float Beta1, float Beta2, float Epsilon,
     float BiasCorrection1, float BiasCorrection2);
 
 /// <summary>
 /// Fused optimizer updates: apply the scaled gradient to the weight, update the optimizer's
-/// accumulators, and zero the gradient for the next step, in one pass. Dense variants run over every
+/// accumulators, and zero the gradient for the next step, in one pass. The gradient is first multiplied by
+/// gradScale[0], a one-element device view (the global-norm clip scale <see cref="ReductionKernels.FinishNorm"/>
+/// wrote), so clipping needs no host read. Dense variants run over every
 /// element; row variants only over the rows a step touched (embedding and softmax tables), so a step
 /// costs what it touched, not the vocabulary size.
 /// </summary>
 public sealed class OptimizerKernels
 {
     readonly KernelRuntime runtime;
-    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>> adagrad;
-    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> adam;
-    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>> adagradRows;
-    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> adamRows;
-    readonly Action<AcceleratorStream, Index1D, ArrayView<int>, int, ArrayView<float>, ArrayView<float>> squaredNormRows;
+    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> adagrad;
+    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> adam;
+    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> adagradRows;
+    readonly Action<AcceleratorStream, Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> adamRows;
 
     public OptimizerKernels(KernelRuntime runtime)
     {
         this.runtime = runtime;
         var acc = runtime.Accelerator;
-        adagrad = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdagradKernel);
-        adam = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdamKernel);
-        adagradRows = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdagradRowsKernel);
-        adamRows = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdamRowsKernel);
-        squaredNormRows = acc.LoadAutoGroupedKernel<Index1D, ArrayView<int>, int, ArrayView<float>, ArrayView<float>>(SquaredNormRowsKernel);
+        adagrad = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdagradKernel);
+        adam = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdamKernel);
+        adagradRows = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdagradRowsKernel);
+        adamRows = acc.LoadAutoGroupedKernel<Index1D, OptimizerStep, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdamRowsKernel);
     }
 
     /// <summary>Adagrad (TensorFlow's): acc += g^2; w -= lr * g / sqrt(acc); g = 0. All views the same length.</summary>
-    public void Adagrad(AcceleratorStream s, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator)
+    public void Adagrad(AcceleratorStream s, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator, ArrayView<float> gradScale)
     {
         var q = p;
-        runtime.For(s, weight.Length, (st, i) => adagrad(st, i, q, weight, grad, accumulator), i => AdagradKernel(i, q, weight, grad, accumulator));
+        runtime.For(s, weight.Length, (st, i) => adagrad(st, i, q, weight, grad, accumulator, gradScale), i => AdagradKernel(i, q, weight, grad, accumulator, gradScale));
     }
 
     /// <summary>Adam: m, v moments with bias corrections passed in <paramref name="p"/>; g = 0 afterwards.</summary>
-    public void Adam(AcceleratorStream s, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v)
+    public void Adam(AcceleratorStream s, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, ArrayView<float> gradScale)
     {
         var q = p;
-        runtime.For(s, weight.Length, (st, i) => adam(st, i, q, weight, grad, m, v), i => AdamKernel(i, q, weight, grad, m, v));
+        runtime.For(s, weight.Length, (st, i) => adam(st, i, q, weight, grad, m, v, gradScale), i => AdamKernel(i, q, weight, grad, m, v, gradScale));
     }
 
     /// <summary>Adagrad on the listed rows only (rows.Count unique row ids, each of rows.Width elements).</summary>
-    public void AdagradRows(AcceleratorStream s, in OptimizerStep p, RowSet rows, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator)
+    public void AdagradRows(AcceleratorStream s, in OptimizerStep p, RowSet rows, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator,
+        ArrayView<float> gradScale)
     {
         var q = p;
-        runtime.For(s, (long)rows.Count * rows.Width, (st, i) => adagradRows(st, i, q, rows.Ids, rows.Width, weight, grad, accumulator),
-            i => AdagradRowsKernel(i, q, rows.Ids, rows.Width, weight, grad, accumulator));
+        runtime.For(s, (long)rows.Count * rows.Width, (st, i) => adagradRows(st, i, q, rows.Ids, rows.Width, weight, grad, accumulator, gradScale),
+            i => AdagradRowsKernel(i, q, rows.Ids, rows.Width, weight, grad, accumulator, gradScale));
     }
 
     /// <summary>Lazy Adam on the listed rows only.</summary>
-    public void AdamRows(AcceleratorStream s, in OptimizerStep p, RowSet rows, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v)
+    public void AdamRows(AcceleratorStream s, in OptimizerStep p, RowSet rows, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v,
+        ArrayView<float> gradScale)
     {
         var q = p;
-        runtime.For(s, (long)rows.Count * rows.Width, (st, i) => adamRows(st, i, q, rows.Ids, rows.Width, weight, grad, m, v),
-            i => AdamRowsKernel(i, q, rows.Ids, rows.Width, weight, grad, m, v));
+        runtime.For(s, (long)rows.Count * rows.Width, (st, i) => adamRows(st, i, q, rows.Ids, rows.Width, weight, grad, m, v, gradScale),
+            i => AdamRowsKernel(i, q, rows.Ids, rows.Width, weight, grad, m, v, gradScale));
     }
 
-    /// <summary>partials[r] = sum of grad[row r]^2 over the listed rows (for the global norm).</summary>
-    public void SquaredNormRows(AcceleratorStream s, RowSet rows, ArrayView<float> grad, ArrayView<float> partials)
-    {
-        runtime.For(s, rows.Count, (st, i) => squaredNormRows(st, i, rows.Ids, rows.Width, grad, partials), i => SquaredNormRowsKernel(i, rows.Ids, rows.Width, grad, partials));
-    }
+    public static void AdagradKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator, ArrayView<float> gradScale) =>
+        AdagradAt(i, p, weight, grad, accumulator, gradScale[0]);
 
-    public static void AdagradKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator) =>
-        AdagradAt(i, p, weight, grad, accumulator);
+    public static void AdamKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, ArrayView<float> gradScale) =>
+        AdamAt(i, p, weight, grad, m, v, gradScale[0]);
 
-    public static void AdamKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v) =>
-        AdamAt(i, p, weight, grad, m, v);
+    public static void AdagradRowsKernel(Index1D i, OptimizerStep p, ArrayView<int> ids, int width, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator,
+        ArrayView<float> gradScale) =>
+        AdagradAt(RowSet.ElementOf(ids, width, i), p, weight, grad, accumulator, gradScale[0]);
 
-    public static void AdagradRowsKernel(Index1D i, OptimizerStep p, ArrayView<int> ids, int width, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator) =>
-        AdagradAt(RowSet.ElementOf(ids, width, i), p, weight, grad, accumulator);
-
-    public static void AdamRowsKernel(Index1D i, OptimizerStep p, ArrayView<int> ids, int width, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v) =>
-        AdamAt(RowSet.ElementOf(ids, width, i), p, weight, grad, m, v);
+    public static void AdamRowsKernel(Index1D i, OptimizerStep p, ArrayView<int> ids, int width, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v,
+        ArrayView<float> gradScale) =>
+        AdamAt(RowSet.ElementOf(ids, width, i), p, weight, grad, m, v, gradScale[0]);
 
     /// <summary>One element's Adagrad update at table index <paramref name="at"/> (dense and row kernels share it).</summary>
-    static void AdagradAt(long at, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator)
+    static void AdagradAt(long at, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator, float gradScale)
     {
-        float g = grad[at] * p.GradScale;
+        float g = grad[at] * gradScale;
         float a = accumulator[at] + g * g;
         accumulator[at] = a;
         weight[at] -= p.LearningRate * g / XMath.Sqrt(a);
@@ -93,27 +91,15 @@ public sealed class OptimizerKernels
     }
 
     /// <summary>One element's Adam update at table index <paramref name="at"/>.</summary>
-    static void AdamAt(long at, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v)
+    static void AdamAt(long at, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, float gradScale)
     {
-        float g = grad[at] * p.GradScale;
+        float g = grad[at] * gradScale;
         float mi = p.Beta1 * m[at] + (1f - p.Beta1) * g;
         float vi = p.Beta2 * v[at] + (1f - p.Beta2) * g * g;
         m[at] = mi;
         v[at] = vi;
         weight[at] -= p.LearningRate * (mi / p.BiasCorrection1) / (XMath.Sqrt(vi / p.BiasCorrection2) + p.Epsilon);
         grad[at] = 0f;
-    }
-
-    public static void SquaredNormRowsKernel(Index1D r, ArrayView<int> ids, int width, ArrayView<float> grad, ArrayView<float> partials)
-    {
-        long start = (long)ids[r] * width;
-        float total = 0f;
-        for (int c = 0; c < width; c++)
-        {
-            float g = grad[start + c];
-            total += g * g;
-        }
-        partials[r] = total;
     }
 }
 

@@ -15,7 +15,8 @@ namespace IlgpuElmo.Kernels;
 /// <item>the sampled softmax's row kernel (true logit as a dot product, samples with log-Q correction and
 /// accidental hits masked) and the kernels that fold its gradient into the touched weight rows.</item>
 /// </list>
-/// Logits are float32, reductions are in a fixed order (deterministic on every device). Rows whose
+/// Logits are float32, reductions are in a fixed order (deterministic on every device); exp and log are
+/// <see cref="KernelMath"/>'s (CUDA's approximate ex2/lg2 would not match the CPU tests). Rows whose
 /// target is outside [0, Classes) are ignored: loss 0, gradient 0.
 /// </summary>
 public sealed class SoftmaxKernels
@@ -58,6 +59,9 @@ public sealed class SoftmaxKernels
         touchedBiasGrad = acc.LoadAutoGroupedKernel<Index1D, SampledRowParams, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>>(TouchedBiasGradientKernel);
     }
 
+    /// <summary>Threads per row in the row kernels here: the largest power of two up to 256 the accelerator allows.</summary>
+    public int RowGroup => rowGroup;
+
     // ---------------------------------------------------------------- full softmax, chunked
 
     /// <summary>
@@ -77,6 +81,7 @@ public sealed class SoftmaxKernels
         ArrayView<float> rowMax, ArrayView<float> rowSum, ArrayView<float> targetLogit, ArrayView<float> rowLse, ArrayView<float> rowLoss)
     {
         if (p.Rows == 0) return;
+        runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
             var q = p;
@@ -147,6 +152,7 @@ public sealed class SoftmaxKernels
         ArrayView<float> rowLoss, ArrayView<float> trueGrad)
     {
         if (p.Rows == 0) return;
+        runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
             var q = p;
@@ -199,10 +205,10 @@ public sealed class SoftmaxKernels
     {
         if (x > max)
         {
-            sum = sum * XMath.Exp(max - x) + 1f;
+            sum = sum * KernelMath.Exp(max - x) + 1f;
             max = x;
         }
-        else sum += XMath.Exp(x - max);
+        else sum += KernelMath.Exp(x - max);
     }
 
     /// <summary>
@@ -220,7 +226,7 @@ public sealed class SoftmaxKernels
             {
                 float m1 = shared[tid], m2 = shared[tid + stride];
                 float m = XMath.Max(m1, m2);
-                shared[group + tid] = shared[group + tid] * XMath.Exp(m1 - m) + shared[group + tid + stride] * XMath.Exp(m2 - m);
+                shared[group + tid] = shared[group + tid] * KernelMath.Exp(m1 - m) + shared[group + tid + stride] * KernelMath.Exp(m2 - m);
                 shared[tid] = m;
             }
             Group.Barrier();
@@ -267,7 +273,7 @@ public sealed class SoftmaxKernels
         {
             float m0 = rowMax[r], s0 = rowSum[r];
             float m = XMath.Max(m0, max);
-            sum = s0 * XMath.Exp(m0 - m) + sum * XMath.Exp(max - m);
+            sum = s0 * KernelMath.Exp(m0 - m) + sum * KernelMath.Exp(max - m);
             max = m;
         }
         if (p.WriteGradient == 0)
@@ -279,7 +285,7 @@ public sealed class SoftmaxKernels
             }
             return;
         }
-        float lse = max + XMath.Log(sum);
+        float lse = max + KernelMath.Log(sum);
         bool inChunk = targetColumn >= 0 && targetColumn < p.Columns;
         if (tid == 0)
         {
@@ -293,7 +299,7 @@ public sealed class SoftmaxKernels
         {
             long at = rowStart + j;
             float x = logits[at] + (p.HasBias != 0 ? bias[p.ColumnOffset + j] : 0f);
-            logits[at] = scale * (XMath.Exp(x - lse) - (j == targetColumn ? 1f : 0f));
+            logits[at] = scale * (KernelMath.Exp(x - lse) - (j == targetColumn ? 1f : 0f));
         }
     }
 
@@ -338,7 +344,7 @@ public sealed class SoftmaxKernels
     public static void FinishRowsKernel(Index1D r, SoftmaxRowParams p, ArrayView<int> targets, ArrayView<float> rowMax, ArrayView<float> rowSum,
         ArrayView<float> targetLogit, ArrayView<float> rowLse, ArrayView<float> rowLoss)
     {
-        float lse = rowMax[r] + XMath.Log(rowSum[r]);
+        float lse = rowMax[r] + KernelMath.Log(rowSum[r]);
         rowLse[r] = lse;
         rowLoss[r] = IsTarget(targets[r], p.Classes) ? lse - targetLogit[r] : 0f;
     }
@@ -354,7 +360,7 @@ public sealed class SoftmaxKernels
             return;
         }
         float x = logits[at] + (p.HasBias != 0 ? bias[p.ColumnOffset + j] : 0f);
-        logits[at] = p.LossScale * (XMath.Exp(x - rowLse[r]) - (p.ColumnOffset + j == t ? 1f : 0f));
+        logits[at] = p.LossScale * (KernelMath.Exp(x - rowLse[r]) - (p.ColumnOffset + j == t ? 1f : 0f));
     }
 
     public static void LogSoftmaxKernel(Index1D i, LogSoftmaxParams p, ArrayView<float> block, ArrayView<float> bias, ArrayView<float> rowLse, ArrayView<float> addend)
@@ -396,18 +402,18 @@ public sealed class SoftmaxKernels
         for (int j = tid; j < p.Samples; j += group)
             if (j != masked) Accumulate(logits[rowStart + j] + touchedB[j] - sampleLogQ[j], ref max, ref sum);
         GroupMaxSum(shared, tid, group, max, sum);
-        float lse = shared[0] + XMath.Log(shared[group]);
+        float lse = shared[0] + KernelMath.Log(shared[group]);
         float scale = valid ? p.LossScale : 0f;
         if (tid == 0)
         {
             rowLoss[r] = valid ? lse - trueLogit : 0f;
-            trueGrad[r] = valid ? scale * (XMath.Exp(trueLogit - lse) - 1f) : 0f;
+            trueGrad[r] = valid ? scale * (KernelMath.Exp(trueLogit - lse) - 1f) : 0f;
         }
         if (p.WriteGradient == 0) return;
         for (int j = tid; j < p.Samples; j += group)
         {
             long at = rowStart + j;
-            logits[at] = valid && j != masked ? scale * XMath.Exp(logits[at] + touchedB[j] - sampleLogQ[j] - lse) : 0f;
+            logits[at] = valid && j != masked ? scale * KernelMath.Exp(logits[at] + touchedB[j] - sampleLogQ[j] - lse) : 0f;
         }
     }
 

@@ -17,10 +17,9 @@ sealed class DeviceArguments
         Description = "Which device of the chosen kind (see `elmo devices`)",
     };
 
-    public readonly Option<string> Precision = new("--precision")
+    public readonly Option<string?> Precision = new("--precision")
     {
-        Description = "fp32 | tf32 (TF32: cuBLAS tensor-op math on CUDA)",
-        DefaultValueFactory = _ => "fp32",
+        Description = "fp32 | tf32 (TF32: cuBLAS TF32 tensor-op math on CUDA); default: the options' precision, else fp32",
     };
 
     public readonly Option<string> CpuExecution = new("--cpu-execution")
@@ -40,6 +39,6 @@ sealed class DeviceArguments
     public DeviceOptions Parse(ParseResult result) => new(
         DeviceOptions.ParseKind(result.GetValue(Device)!),
         result.GetValue(DeviceIndex),
-        DeviceOptions.ParsePrecision(result.GetValue(Precision)!),
+        result.GetValue(Precision) is { } precision ? DeviceOptions.ParsePrecision(precision) : null,
         DeviceOptions.ParseCpuExecution(result.GetValue(CpuExecution)!));
 }

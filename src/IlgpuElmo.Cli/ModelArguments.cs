@@ -24,7 +24,15 @@ sealed class ModelArguments
         command.Options.Add(Vocab);
     }
 
+    /// <summary>Loads the model; its options' precision applies to the device unless --precision was given.</summary>
     public BidirectionalLanguageModel Open(ParseResult result, ComputeDevice device)
+    {
+        var model = Load(result, device);
+        device.ApplyModelPrecision(model.Options.Precision);
+        return model;
+    }
+
+    BidirectionalLanguageModel Load(ParseResult result, ComputeDevice device)
     {
         string? model = result.GetValue(Model), options = result.GetValue(Options), weights = result.GetValue(Weights);
         if (model is not null)
@@ -36,6 +44,6 @@ sealed class ModelArguments
         if (options is null || weights is null)
             throw new InputException("No model given: use --model DIR (a folder from `elmo train`) or --options options.json --weights weights.hdf5.");
         var vocab = result.GetValue(Vocab) is { } v ? Vocabulary.Load(v) : null;
-        return BidirectionalLanguageModel.LoadPublished(device, options, weights, vocab);
+        return BidirectionalLanguageModel.LoadPublished(device, options, weights, vocab, PublishedExport.SoftmaxBeside(weights));
     }
 }

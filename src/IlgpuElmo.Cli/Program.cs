@@ -10,7 +10,10 @@ public static class Program
 {
     public static int Main(string[] args) => Run(args, Console.Error);
 
-    /// <summary>Runs a command line; user errors print one clear message (no stack trace) and return 2.</summary>
+    /// <summary>
+    /// Runs a command line; user errors print one clear message (no stack trace) and return 2. I/O errors
+    /// count as the user's (a full disk, a missing permission): .NET's messages name the path.
+    /// </summary>
     public static int Run(string[] args, TextWriter error)
     {
         try
@@ -26,7 +29,7 @@ public static class Program
 
     static bool IsUserError(Exception e) =>
         e is InputException or DeviceSelectionException or DeviceMemoryException or ShapeMismatchException
-            or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException;
+            or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException;
 
     public static RootCommand BuildRoot()
     {
@@ -38,6 +41,7 @@ public static class Program
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
         root.Subcommands.Add(DumpTokenEmbeddingsCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(ProbeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;

@@ -33,8 +33,10 @@ public sealed class ComputeDevice : IDisposable
         bool host = accelerator.AcceleratorType == AcceleratorType.CPU && options.CpuExecution == CpuExecution.Host;
         Runtime = new KernelRuntime(accelerator, host);
         // CUDA's default stream is the legacy NULL stream, which serialises with everything: use our own.
+        Precision = options.Precision ?? Devices.Precision.Fp32;
         Stream = accelerator.AcceleratorType == AcceleratorType.Cuda ? accelerator.CreateStream() : accelerator.DefaultStream;
         SecondStream = accelerator.AcceleratorType == AcceleratorType.Cuda ? accelerator.CreateStream() : accelerator.DefaultStream;
+        Staging = new UploadStaging(Stream);
         Gemm = new Gemm(CreateGemmBackend(log));
     }
 
@@ -55,10 +57,14 @@ public sealed class ComputeDevice : IDisposable
         }
     }
 
-    /// <summary>ILGPU's CPU accelerator alone (no GPU discovery): what the tests and CPU runs use.</summary>
-    public static ComputeDevice CreateCpu(CpuExecution execution = CpuExecution.Host, TextWriter? log = null)
+    /// <summary>
+    /// ILGPU's CPU accelerator alone (no GPU discovery): what the tests and CPU runs use. <paramref name="shape"/>
+    /// picks the simulated GPU's warp and group sizes (e.g. <see cref="CPUDevice.Nvidia"/>: warp 32, groups of 1024);
+    /// by default ILGPU's 4-wide warps in groups of 16.
+    /// </summary>
+    public static ComputeDevice CreateCpu(CpuExecution execution = CpuExecution.Host, TextWriter? log = null, CPUDevice? shape = null)
     {
-        var context = Context.Create(b => b.DefaultCPU().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        var context = Context.Create(b => (shape is null ? b.DefaultCPU() : b.CPU(shape)).EnableAlgorithms().Optimize(OptimizationLevel.O2));
         var device = context.GetCPUDevice(0);
         var description = new DeviceDescription(DeviceKind.Cpu, 0, "ILGPU CPU accelerator", DeviceCatalog.HostMemoryBytes,
             device.WarpSize, device.MaxNumThreadsPerGroup, $"{Environment.ProcessorCount} cores", true, null, device);
@@ -81,6 +87,26 @@ public sealed class ComputeDevice : IDisposable
 
     public Gemm Gemm { get; }
 
+    /// <summary>Page-locked staging for uploads on <see cref="Stream"/>: copies in without a host wait.</summary>
+    public UploadStaging Staging { get; }
+
+    /// <summary>Launches, host waits, copies and allocations on this device so far.</summary>
+    public DeviceCounters Counters => Runtime.Counters;
+
+    /// <summary>The GEMM precision asked for: `--precision` when given, else the model options' (<see cref="ApplyModelPrecision"/>).</summary>
+    public Precision Precision { get; private set; }
+
+    /// <summary>
+    /// The options file's `precision` applies unless the command line named one (the flag overrides).
+    /// Only cuBLAS computes in TF32; our kernels and the host GEMM compute in FP32 whatever is asked.
+    /// </summary>
+    public void ApplyModelPrecision(Precision fromOptions)
+    {
+        if (Options.Precision is not null) return;
+        Precision = fromOptions;
+        if (Gemm.Backend is CuBlasGemm cublas) cublas.Precision = fromOptions;
+    }
+
     /// <summary>The option a user should lower when memory runs out; set by the command that opened the device.</summary>
     public string MemoryHint { get; set; } = "lower --batch-size (or the model size)";
 
@@ -94,6 +120,7 @@ public sealed class ComputeDevice : IDisposable
         long bytes = shape.Size * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         try
         {
+            Counters.CountAllocation();
             return new DeviceTensor<T>(Accelerator.Allocate1D<T>(Math.Max(1, shape.Size)), shape);
         }
         catch (Exception e) when (IsOutOfMemory(e))
@@ -112,10 +139,11 @@ public sealed class ComputeDevice : IDisposable
         return tensor;
     }
 
+    /// <summary>Waits for both streams (counted host synchronisations).</summary>
     public void Synchronize()
     {
-        Stream.Synchronize();
-        if (!ReferenceEquals(SecondStream, Stream)) SecondStream.Synchronize();
+        DeviceCounters.Wait(Stream);
+        if (!ReferenceEquals(SecondStream, Stream)) DeviceCounters.Wait(SecondStream);
     }
 
     IGemmBackend CreateGemmBackend(TextWriter log)
@@ -126,7 +154,7 @@ public sealed class ComputeDevice : IDisposable
             case CudaAccelerator cuda:
                 try
                 {
-                    return new CuBlasGemm(cuda, Options.Precision == Precision.Tf32);
+                    return new CuBlasGemm(cuda, Precision);
                 }
                 catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException or CuBlasException)
                 {
@@ -153,7 +181,8 @@ public sealed class ComputeDevice : IDisposable
     {
         if (Accelerator is CudaAccelerator && CudaAPI.CurrentAPI.GetMemoryInfo(out long free, out long total) == CudaError.CUDA_SUCCESS)
             return $"{FormatBytes(free)} free of {FormatBytes(total)}";
-        return $"the device has {FormatBytes(Accelerator.MemorySize)} in all";
+        // ILGPU's CPU accelerator reports long.MaxValue as its memory; the description holds the real size (the host's for the CPU).
+        return $"the device has {FormatBytes(Description.MemoryBytes)} in all";
     }
 
     public static string FormatBytes(long bytes) => bytes switch
@@ -167,6 +196,7 @@ public sealed class ComputeDevice : IDisposable
     public void Dispose()
     {
         Gemm.Dispose();
+        Staging.Dispose();
         if (!ReferenceEquals(Stream, Accelerator.DefaultStream)) Stream.Dispose();
         if (!ReferenceEquals(SecondStream, Accelerator.DefaultStream)) SecondStream.Dispose();
         Accelerator.Dispose();

@@ -34,27 +34,47 @@ static class BenchCommand
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             var o = result.GetValue(options) is { } path ? BilmOptions.Load(path).Options
                 : ModelPresets.Get(result.GetValue(preset) ?? ModelPresets.DefaultFor(dev.Description.Kind));
+            dev.ApplyModelPrecision(o.Precision);
             int timed = result.GetValue(steps), untimed = result.GetValue(warmup);
             if (result.GetValue(embed))
             {
                 var e = ConsoleProgress.Run("bench --embed", "batches", Math.Max(0, untimed) + timed,
                     progress => RunEmbedding(dev, o, result.GetValue(sentences), result.GetValue(vocabSize), timed, untimed, progress));
                 Console.WriteLine($"{e.Model}");
-                Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), {dev.Options.Precision}, GEMM {dev.Gemm.Backend.Name}");
+                Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), precision {dev.Precision.ToString().ToLowerInvariant()}, GEMM {dev.Gemm.Backend.Name}");
                 Console.WriteLine($"embed {e.Sentences} sentences ({e.Tokens} tokens) x {e.Batches}: {e.MillisecondsPerBatch:F1} ms/batch, {e.TokensPerSecond:F1} tokens/s");
                 return 0;
             }
             var r = ConsoleProgress.Run("bench", "steps", Math.Max(0, untimed) + timed,
                 progress => Run(dev, o, result.GetValue(vocabSize), timed, untimed, progress));
             Console.WriteLine($"{r.Model}");
-            Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), {dev.Options.Precision}, GEMM {dev.Gemm.Backend.Name}");
-            Console.WriteLine($"{r.Steps} steps of {r.TokensPerStep} tokens: {r.MillisecondsPerStep:F1} ms/step, {r.TokensPerSecond:F0} tokens/s");
+            Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), precision {dev.Precision.ToString().ToLowerInvariant()}, GEMM {dev.Gemm.Backend.Name}");
+            foreach (string line in r.Report()) Console.WriteLine(line);
             return 0;
         });
         return command;
     }
 
-    public sealed record BenchResult(string Model, int Steps, int TokensPerStep, double MillisecondsPerStep, double TokensPerSecond);
+    /// <summary>
+    /// One bench run. A step trains both directions on batch x unroll positions each: PositionsPerStep
+    /// (batch x unroll, what PyTorch peers count as a step's tokens) and TokensPerStep (2 x batch x unroll,
+    /// the targets predicted over both directions' streams).
+    /// </summary>
+    public sealed record BenchResult(string Model, int Steps, int BatchSize, int UnrollSteps, double MillisecondsPerStep)
+    {
+        public int PositionsPerStep => BatchSize * UnrollSteps;
+        public int TokensPerStep => 2 * PositionsPerStep;
+        public double PositionsPerSecond => PositionsPerStep / (MillisecondsPerStep / 1000);
+        public double TokensPerSecond => TokensPerStep / (MillisecondsPerStep / 1000);
+
+        /// <summary>The lines `elmo bench` prints: time per step, then each count with its rate, named.</summary>
+        public IEnumerable<string> Report() =>
+        [
+            $"{Steps} timed steps: {MillisecondsPerStep:F1} ms/step",
+            $"positions per step (batch {BatchSize} x unroll {UnrollSteps}): {PositionsPerStep}, {PositionsPerSecond:F0} positions/s",
+            $"tokens per step over both directions (2 x {BatchSize} x {UnrollSteps}): {TokensPerStep}, {TokensPerSecond:F0} tokens/s",
+        ];
+    }
 
     /// <summary>Times <paramref name="steps"/> training steps after <paramref name="warmup"/>; <paramref name="progress"/> hears the steps done so far, warmup included.</summary>
     public static BenchResult Run(ComputeDevice device, BilmOptions options, int vocabularySize, int steps, int warmup, IProgress<long>? progress = null)
@@ -64,7 +84,7 @@ static class BenchCommand
         var words = new List<string> { Vocabulary.Bos, Vocabulary.Eos, Vocabulary.Unk };
         for (int i = 3; i < vocabularySize; i++) words.Add($"w{i}");
         var vocab = new Vocabulary(words);
-        options = options with { NTokensVocab = vocabularySize, Softmax = FitCutoffs(options.EffectiveSoftmax, vocabularySize) };
+        options = options with { NTokensVocab = vocabularySize, Softmax = options.EffectiveSoftmax.FitTo(vocabularySize) };
         using var model = BidirectionalLanguageModel.Create(device, options, vocab);
         using var optimizer = new Optimizer(device, model.Parameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
         var random = new Random(1);
@@ -82,10 +102,13 @@ static class BenchCommand
             Array.Fill(batch.Lengths, batch.Steps);
             return batch;
         }
+        using var scalars = new StepScalars(device);
         void Step(long step)
         {
-            model.TrainStep(Batch(), step, (ulong)step);
-            optimizer.Step(GradientClipping.Scale(optimizer.GradientNorm(), options.AllClipNormVal));
+            // What the trainer does per step, its one host wait included.
+            model.TrainStep(Batch(), step, (ulong)step, scalars);
+            optimizer.ClipAndStep((float)options.AllClipNormVal, scalars.NormAndScale);
+            scalars.Read(device.Stream);
             progress?.Report(step + 1);
         }
         for (int i = 0; i < warmup; i++) Step(i);
@@ -93,9 +116,7 @@ static class BenchCommand
         var watch = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) Step(warmup + i);
         device.Synchronize();
-        int tokens = 2 * options.BatchSize * options.UnrollSteps;
-        double ms = watch.Elapsed.TotalMilliseconds / steps;
-        return new BenchResult(model.Describe(), steps, tokens, ms, tokens / (ms / 1000));
+        return new BenchResult(model.Describe(), steps, options.BatchSize, options.UnrollSteps, watch.Elapsed.TotalMilliseconds / steps);
     }
 
     public sealed record EmbedResult(string Model, int Sentences, int Tokens, int Batches, double MillisecondsPerBatch, double TokensPerSecond);
@@ -141,8 +162,4 @@ static class BenchCommand
     static int ZipfId(Random random, int vocabularySize) =>
         Math.Min(vocabularySize - 1, 3 + (int)(Math.Exp(random.NextDouble() * Math.Log(vocabularySize - 2)) - 1));
 
-    /// <summary>Adaptive cutoffs must lie below the vocabulary: keep those that do.</summary>
-    static SoftmaxOptions FitCutoffs(SoftmaxOptions softmax, int vocabularySize) =>
-        softmax.Kind != SoftmaxKind.Adaptive ? softmax
-            : softmax with { Cutoffs = softmax.Cutoffs.Where(c => c < vocabularySize).DefaultIfEmpty(vocabularySize / 2).ToList() };
 }

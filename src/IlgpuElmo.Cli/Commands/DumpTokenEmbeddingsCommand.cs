@@ -22,6 +22,7 @@ static class DumpTokenEmbeddingsCommand
         device.AddTo(command);
         command.SetAction(result =>
         {
+            OutputPaths.CheckFile(result.GetValue(output)!, "--out", "tokens.hdf5");
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             using var lm = model.Open(result, dev);
             string path = result.GetValue(model.Vocab) ?? throw new InputException("--vocab is required: the words (one per line) to compute token vectors for.");

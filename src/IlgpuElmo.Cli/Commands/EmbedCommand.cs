@@ -36,6 +36,8 @@ static class EmbedCommand
         device.AddTo(command);
         command.SetAction(result =>
         {
+            OutputPaths.CheckFile(result.GetValue(output)!, "--out", "embeddings.hdf5");
+            OptionChecks.AtLeast(result.GetValue(batchSize), 1, "--batch-size");
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             dev.MemoryHint = "lower --batch-size";
             using var lm = model.Open(result, dev);
@@ -97,21 +99,29 @@ static class EmbedCommand
         return new EmbedStats(lines.Length, lines.Sum(l => (long)l.Length), watch.Elapsed.TotalSeconds);
     }
 
-    /// <summary>The input file's lines as whitespace tokens; a missing file or a giant token is an input error.</summary>
+    /// <summary>
+    /// The input file's lines as whitespace tokens (blank lines kept: dataset i is line i); a missing file
+    /// or a giant token is an input error. Lines that are not valid UTF-8 are kept with U+FFFD for the bad
+    /// bytes, and counted in a warning that names the first few.
+    /// </summary>
     public static string[][] ReadInput(string path)
     {
         if (!File.Exists(path)) throw new InputException($"--input '{path}' does not exist.");
         var lines = new List<string[]>();
-        int number = 0;
-        foreach (var line in File.ReadLines(path))
+        var invalid = new List<int>();
+        foreach (var (number, bytes) in TextLines.Read(path))
         {
-            number++;
-            var tokens = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes);
+            if (!System.Text.Unicode.Utf8.IsValid(span)) invalid.Add(number);
+            var tokens = System.Text.Encoding.UTF8.GetString(span).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             foreach (var t in tokens)
                 if (System.Text.Encoding.UTF8.GetByteCount(t) > 10_000)
                     throw new InputException($"{path} line {number}: a token of over 10,000 bytes; is this a text file of sentences?");
             lines.Add(tokens);
         }
+        if (invalid.Count > 0)
+            Console.Error.WriteLine($"warning: {invalid.Count} line(s) are not valid UTF-8 (e.g. {string.Join(", ", invalid.Take(5).Select(n => $"{path}:{n}"))}); " +
+                "their invalid bytes were embedded as U+FFFD.");
         return lines.ToArray();
     }
 }

@@ -26,6 +26,7 @@ static class EvalCommand
         device.AddTo(command);
         command.SetAction(result =>
         {
+            OptionChecks.AtLeast(result.GetValue(batchSize), 1, "--batch-size");
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             using var lm = model.Open(result, dev);
             var files = result.GetValue(test) is { } t

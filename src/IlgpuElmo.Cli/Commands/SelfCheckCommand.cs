@@ -1,10 +1,14 @@
 using System.CommandLine;
 using System.Diagnostics;
-using IlgpuElmo.Kernels;
+using IlgpuElmo.Linalg;
 
 namespace IlgpuElmo.Cli.Commands;
 
-/// <summary>`elmo selfcheck`: GEMM on the chosen device against a float64 host computation, every transpose, plus a throughput figure.</summary>
+/// <summary>
+/// `elmo selfcheck`: GEMM on the chosen device against a float64 host computation, every transpose, the
+/// arithmetic it measurably computes in (<see cref="GemmPrecisionCheck"/>) against the precision asked,
+/// plus a throughput figure.
+/// </summary>
 static class SelfCheckCommand
 {
     public static Command Create()
@@ -22,7 +26,9 @@ static class SelfCheckCommand
 
     public static bool Run(ComputeDevice dev, TextWriter output)
     {
-        output.WriteLine($"device: {dev.Description.KindName} {dev.Description.Name}; GEMM: {dev.Gemm.Backend.Name}");
+        string asked = dev.Precision.ToString().ToLowerInvariant();
+        double tolerance = GemmPrecisionCheck.ProductTolerance(dev.Precision);
+        output.WriteLine($"device: {dev.Description.KindName} {dev.Description.Name}; GEMM: {dev.Gemm.Backend.Name}; precision asked: {asked}");
         var random = new Random(1234);
         bool ok = true;
         foreach (var (m, n, k) in new[] { (1, 7, 33), (33, 129, 7), (64, 96, 80) })
@@ -35,19 +41,17 @@ static class SelfCheckCommand
                     using var dc = dev.Allocate<float>(new([m, n]));
                     dev.Gemm.Multiply(dev.Stream, da, ta, db, tb, dc);
                     var c = dc.ToArray(dev.Stream);
-                    double worst = 0;
-                    for (int i = 0; i < m; i++)
-                        for (int j = 0; j < n; j++)
-                        {
-                            double sum = 0;
-                            for (int q = 0; q < k; q++)
-                                sum += (double)a[ta ? q * m + i : i * k + q] * b[tb ? j * k + q : q * n + j];
-                            worst = Math.Max(worst, Math.Abs(sum - c[i * n + j]) / (1 + Math.Abs(sum)));
-                        }
-                    bool pass = worst < 1e-4;
+                    double worst = GemmPrecisionCheck.NormwiseError(ta ? Transpose(a, k, m) : a, tb ? Transpose(b, n, k) : b, c, m, n, k);
+                    bool pass = worst <= tolerance;
                     ok &= pass;
-                    output.WriteLine($"  gemm {m}x{n}x{k} transA={ta,-5} transB={tb,-5} max rel error {worst:E2} {(pass ? "ok" : "FAIL")}");
+                    output.WriteLine($"  gemm {m}x{n}x{k} transA={ta,-5} transB={tb,-5} max normwise error {worst:E2} (tolerance {tolerance:E0}) {(pass ? "ok" : "FAIL")}");
                 }
+        var precision = GemmPrecisionCheck.Run(dev, dev.Gemm, dev.Precision);
+        foreach (var (probe, error) in precision.InputErrors)
+            output.WriteLine($"  input rounding, {probe}: max relative error {error:E2}");
+        output.WriteLine($"  product U(-1,1) 128^3: max normwise error {precision.ProductError:E2} (tolerance {tolerance:E0})");
+        output.WriteLine($"  math measured: {precision.MeasuredText}; {asked} asked: {(precision.Passed ? "ok" : "FAIL")}");
+        ok &= precision.Passed;
         int size = dev.RunsOnHost || dev.Type != ILGPU.Runtime.AcceleratorType.CPU ? 512 : 128;
         using (var x = dev.Upload<float>(Random(random, size * size), size, size))
         using (var y = dev.Allocate<float>(new([size, size])))
@@ -67,6 +71,16 @@ static class SelfCheckCommand
         }
         output.WriteLine(ok ? "selfcheck passed" : "selfcheck FAILED");
         return ok;
+    }
+
+    /// <summary>The row-major [cols, rows] transpose of a row-major [rows, cols] matrix.</summary>
+    static float[] Transpose(float[] x, int rows, int cols)
+    {
+        var t = new float[x.Length];
+        for (int r = 0; r < rows; r++)
+            for (int q = 0; q < cols; q++)
+                t[q * rows + r] = x[r * cols + q];
+        return t;
     }
 
     static float[] Random(Random random, int n)

@@ -26,103 +26,75 @@ static class TrainCommand
         var minCount = new Option<int>("--min-count") { Description = "With no --vocab: keep words seen at least this often", DefaultValueFactory = _ => 3 };
         var options = new Option<string?>("--options") { Description = "Model/training options JSON (bilm-tf format plus our keys)" };
         var preset = new Option<string?>("--preset") { Description = $"Built-in options when --options is not given: {string.Join(", ", ModelPresets.Names)} (default by device)" };
-        var output = new Option<string?>("--out") { Description = "Run folder (default: runs/<date-time>)" };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint" };
+        var output = new Option<string?>("--out") { Description = "Run folder (default: runs/<date-time>); a folder holding a run is refused unless --overwrite" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run in the --out folder (its checkpoints and metrics are deleted)" };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint (to a new --steps/--epochs target if given)" };
+        var fromPrevious = new Option<bool>("--from-previous") { Description = "With --resume: continue from the previous checkpoint (when the latest is damaged)" };
         var epochs = new Option<double?>("--epochs") { Description = "Passes over the training corpus (default: the options' n_epochs)" };
         var steps = new Option<long?>("--steps") { Description = "Training steps (overrides --epochs)" };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints", DefaultValueFactory = _ => 100 };
         var evalEvery = new Option<int>("--eval-every") { Description = "Steps between held-out perplexity reports (and at the end)", DefaultValueFactory = _ => 400 };
         var seed = new Option<ulong?>("--seed") { Description = "Random seed (default: the options' seed)" };
+        var init = new InitArguments();
         var command = new Command("train", "Train a bidirectional language model (ELMo)");
-        foreach (var o in new Option[] { train, dev, test, vocab, minCount, options, preset, output, resume, epochs, steps, checkpointEvery, evalEvery, seed })
+        foreach (var o in new Option[] { train, dev, test, vocab, minCount, options, preset, output, overwrite, resume, fromPrevious, epochs, steps, checkpointEvery, evalEvery, seed })
             command.Options.Add(o);
+        init.AddTo(command);
         device.AddTo(command);
         command.SetAction((result, cancel) =>
         {
             var args = new TrainArguments(result.GetValue(train), result.GetValue(dev), result.GetValue(test), result.GetValue(vocab),
                 result.GetValue(minCount), result.GetValue(options), result.GetValue(preset), result.GetValue(output), result.GetValue(resume),
-                result.GetValue(epochs), result.GetValue(steps), result.GetValue(checkpointEvery), result.GetValue(evalEvery), result.GetValue(seed));
+                result.GetValue(epochs), result.GetValue(steps), result.GetValue(checkpointEvery), result.GetValue(evalEvery), result.GetValue(seed))
+            {
+                Overwrite = result.GetValue(overwrite),
+                FromPrevious = result.GetValue(fromPrevious),
+                Init = init.Parse(result),
+            };
             return Task.FromResult(Run(args, device.Parse(result), cancel));
         });
         return command;
     }
 
     public sealed record TrainArguments(string? Train, string? Dev, string? Test, string? Vocab, int MinCount, string? Options,
-        string? Preset, string? Out, string? Resume, double? Epochs, long? Steps, int CheckpointEvery, int EvalEvery, ulong? Seed);
+        string? Preset, string? Out, string? Resume, double? Epochs, long? Steps, int CheckpointEvery, int EvalEvery, ulong? Seed)
+    {
+        public bool Overwrite { get; init; }
+        public bool FromPrevious { get; init; }
+        public InitArguments.Values? Init { get; init; }
+    }
 
     /// <summary>The corpus and plan of a run, saved as run.json so --resume needs nothing else.</summary>
     public sealed record RunSettings(string[] TrainFiles, string[]? DevFiles, string[]? TestFiles, long TotalSteps,
-        int CheckpointEvery, int EvalEvery, ulong Seed, string Device);
+        int CheckpointEvery, int EvalEvery, ulong Seed, string Device, bool FreezeEncoder = false);
+
+    /// <summary>A run's folder (held under its lock), plan, options and vocabulary, ready to train.</summary>
+    sealed record PreparedRun(string Folder, RunFolderLock Lock, RunSettings Settings, BilmOptions Options, Vocabulary Vocabulary);
 
     public static int Run(TrainArguments a, Devices.DeviceOptions deviceOptions, CancellationToken cancel)
     {
         var log = Console.Error;
-        string runDir;
-        RunSettings settings;
-        BilmOptions options;
-        Vocabulary vocabulary;
+        CheckArguments(a);
         using var device = ComputeDevice.Create(deviceOptions, log);
         device.MemoryHint = "lower batch_size in the options (or the model size)";
+        using var init = a.Resume is null && a.Init is { } i ? ModelInitialization.Open(device, i.RunFolder, i.Options, i.Weights) : null;
+        var prepared = a.Resume is { } resumeDir ? PrepareResume(a, resumeDir, log) : PrepareNewRun(a, device, init, log);
+        using var folderLock = prepared.Lock;
+        var (runDir, _, settings, options, vocabulary) = prepared;
+        if (folderLock.StaleOwner is { } stale)
+            log.WriteLine($"warning: {runDir} had a stale lock from a run that is no longer running ({stale}); taking the folder over.");
 
-        if (a.Resume is { } resumeDir)
-        {
-            runDir = resumeDir;
-            string settingsPath = Path.Combine(runDir, "run.json");
-            if (!File.Exists(settingsPath)) throw new InputException($"--resume {runDir}: there is no run.json there; give the folder of an earlier `elmo train`.");
-            settings = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(settingsPath))!;
-            (options, var warnings) = BilmOptions.Load(Path.Combine(runDir, "options.json"));
-            foreach (var w in warnings) log.WriteLine($"warning: {w}");
-            if (a.Options is { } given && BilmOptions.Load(given).Options.ToJson() != options.ToJson())
-                throw new InputException($"--options {given} differs from the options the run in {runDir} was started with; resume without --options.");
-            vocabulary = Vocabulary.Load(Path.Combine(runDir, "vocab.txt"));
-            if (a.Vocab is { } v && !Vocabulary.Load(v).Words.SequenceEqual(vocabulary.Words))
-                throw new InputException($"--vocab {v} differs from the vocabulary the run in {runDir} was started with; resume without --vocab.");
-        }
-        else
-        {
-            bool builtIn = a.Train is null;
-            string? brown = builtIn ? BrownCorpus.ExtractText(BrownCorpus.DefaultTextDirectory) : null;
-            var trainFiles = builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "train"), "--train") : CorpusFiles.Expand(a.Train!, "--train");
-            var devFiles = a.Dev is { } d ? CorpusFiles.Expand(d, "--dev") : builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "dev"), "--dev") : null;
-            var testFiles = a.Test is { } t ? CorpusFiles.Expand(t, "--test") : builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "test"), "--test") : null;
-
-            string presetName = a.Preset ?? ModelPresets.DefaultFor(device.Description.Kind);
-            if (a.Options is { } optionsPath)
-            {
-                (options, var warnings) = BilmOptions.Load(optionsPath);
-                foreach (var w in warnings) log.WriteLine($"warning: {w}");
-            }
-            else options = ModelPresets.Get(presetName);
-
-            var reader = new SentenceReader();
-            long targets = LmBatcher.CountTargets(trainFiles, reader);
-            if (reader.Warning is { } warning) log.WriteLine(warning);
-            if (a.Vocab is { } vocabPath) vocabulary = Vocabulary.Load(vocabPath);
-            else (vocabulary, _) = Vocabulary.Build(trainFiles, a.MinCount, new SentenceReader());
-            if (options.NTokensVocab is { } n && n != vocabulary.Count)
-                log.WriteLine($"warning: n_tokens_vocab is {n} in the options but the vocabulary has {vocabulary.Count} words; using the vocabulary's size.");
-            options = options with { NTokensVocab = vocabulary.Count, Seed = a.Seed ?? options.Seed };
-
-            long stepsPerEpoch = Math.Max(1, (targets + (long)options.BatchSize * options.UnrollSteps - 1) / ((long)options.BatchSize * options.UnrollSteps));
-            long total = a.Steps ?? (long)Math.Ceiling((a.Epochs ?? options.NEpochs) * stepsPerEpoch);
-            if (total < 1) throw new InputException("--steps/--epochs give no training step; ask for at least one.");
-            options = options with { NTrainTokens = targets };
-
-            runDir = a.Out ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss"));
-            Directory.CreateDirectory(runDir);
-            settings = new RunSettings(trainFiles.ToArray(), devFiles?.ToArray(), testFiles?.ToArray(), total,
-                a.CheckpointEvery, a.EvalEvery, options.Seed, device.Description.ToString());
-            options.Save(Path.Combine(runDir, "options.json"));
-            vocabulary.Save(Path.Combine(runDir, "vocab.txt"));
-            AtomicFile.WriteAllText(Path.Combine(runDir, "run.json"), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
-            log.WriteLine($"run folder: {runDir}");
-            log.WriteLine($"training corpus: {trainFiles.Count} file(s), {targets} targets per direction ({stepsPerEpoch} steps per epoch); vocabulary {vocabulary.Count} words; {total} steps");
-        }
-
-        log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}");
+        device.ApplyModelPrecision(options.Precision);
+        log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}, precision {device.Precision.ToString().ToLowerInvariant()}");
         using var model = BidirectionalLanguageModel.Create(device, options, vocabulary);
-        log.WriteLine($"model: {model.Describe()}");
-        using var optimizer = new Optimizer(device, model.Parameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
+        if (init is not null)
+        {
+            foreach (var line in init.Apply(model)) log.WriteLine(line);
+            init.Dispose();
+        }
+        model.EncoderFrozen = settings.FreezeEncoder;
+        log.WriteLine($"model: {model.Describe()}{(model.EncoderFrozen ? "; token encoder frozen (--freeze)" : "")}");
+        using var optimizer = new Optimizer(device, model.TrainableParameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
         var trainBatcher = new LmBatcher(settings.TrainFiles, vocabulary, options.BatchSize, options.UnrollSteps, training: true, settings.Seed);
         Func<LmBatcher>? heldOut = settings.DevFiles is { } devs
             ? () => new LmBatcher(devs, vocabulary, options.BatchSize, options.UnrollSteps, training: false, settings.Seed)
@@ -136,16 +108,15 @@ static class TrainCommand
         Trainer MakeTrainer(ITrainingObserver observer)
         {
             var t = new Trainer(device, model, optimizer, trainBatcher, heldOut, runDir, plan, observer, optionsPrint, vocabPrint);
-            if (a.Resume is not null) t.Resume();
+            if (a.Resume is not null)
+            {
+                t.Resume(a.FromPrevious);
+                // The new target is recorded only once the checkpoint has been accepted.
+                AtomicFile.WriteAllText(Path.Combine(runDir, "run.json"), JsonSerializer.Serialize(settings, RunJsonFormat));
+            }
             return t;
         }
-        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        ConsoleCancelEventHandler onCtrlC = (_, e) =>
-        {
-            e.Cancel = true;
-            interrupt.Cancel();
-        };
-        Console.CancelKeyPress += onCtrlC;
+        var interrupt = new StopSignals(cancel);
         try
         {
             if (live)
@@ -167,10 +138,11 @@ static class TrainCommand
         }
         finally
         {
-            Console.CancelKeyPress -= onCtrlC;
+            // Signals after training take their default action: the last checkpoint is already saved.
+            interrupt.Dispose();
             if (trainer is not null) PlotLoss(trainer.Metrics, Path.Combine(runDir, "loss.png"));
         }
-        if (outcome == TrainingOutcome.Interrupted) return 130;
+        if (outcome == TrainingOutcome.Interrupted) return interrupt.ExitCode;
 
         var summary = new JsonObject { ["run"] = runDir, ["steps"] = settings.TotalSteps };
         if (settings.TestFiles is { } tests)
@@ -191,6 +163,145 @@ static class TrainCommand
         AtomicFile.WriteAllText(Path.Combine(runDir, "result.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"model and metrics in {runDir}");
         return 0;
+    }
+
+    static readonly JsonSerializerOptions RunJsonFormat = new() { WriteIndented = true };
+
+    static void CheckArguments(TrainArguments a)
+    {
+        OptionChecks.AtLeast(a.CheckpointEvery, 1, "--checkpoint-every");
+        OptionChecks.AtLeast(a.EvalEvery, 1, "--eval-every");
+        OptionChecks.AtLeast(a.Steps, 1, "--steps");
+        OptionChecks.Positive(a.Epochs, "--epochs");
+        OptionChecks.AtLeast(a.MinCount, 1, "--min-count");
+        if (a.Resume is not null && (a.Out is not null || a.Overwrite))
+            throw new InputException($"--resume {a.Resume} continues the run in its own folder; give it without --out and --overwrite.");
+        if (a.Resume is not null && a.Init?.Given == true)
+            throw new InputException($"--resume {a.Resume} continues a run from its checkpoint; --init, --init-options, --init-weights and --freeze start a new one: give one or the other.");
+        if (a.FromPrevious && a.Resume is null)
+            throw new InputException("--from-previous goes with --resume DIR: it picks that run's previous checkpoint.");
+        // Before any work: a file in the way, or a folder that holds a run or is in use, is refused now.
+        if (a.Out is { } folder) RunFolder.CheckNewRunTarget(folder, a.Overwrite);
+    }
+
+    /// <summary>Steps in one pass over <paramref name="targets"/> targets per direction.</summary>
+    static long StepsPerEpoch(long targets, BilmOptions options)
+    {
+        long perStep = (long)options.BatchSize * options.UnrollSteps;
+        return Math.Max(1, (targets + perStep - 1) / perStep);
+    }
+
+    /// <summary>The total a --steps/--epochs given now asks for, or null when neither is given.</summary>
+    static long? RequestedSteps(TrainArguments a, long targets, BilmOptions options) =>
+        a.Steps ?? (a.Epochs is double e ? (long)Math.Ceiling(e * StepsPerEpoch(targets, options)) : null);
+
+    static PreparedRun PrepareResume(TrainArguments a, string runDir, TextWriter log)
+    {
+        var held = RunFolder.ClaimForResume(runDir);
+        try
+        {
+            string settingsPath = Path.Combine(runDir, "run.json");
+            if (!File.Exists(settingsPath)) throw new InputException($"--resume {runDir}: there is no run.json there; give the folder of an earlier `elmo train`.");
+            var settings = JsonFiles.Read<RunSettings>(settingsPath, "The run's plan is damaged; start the run again with --out and --overwrite.");
+            if (settings.TrainFiles is null || settings.TotalSteps < 1)
+                throw new InputException($"{settingsPath}: has no training files or step count; start the run again with --out and --overwrite.");
+            var (options, warnings) = BilmOptions.Load(Path.Combine(runDir, "options.json"));
+            foreach (var w in warnings) log.WriteLine($"warning: {w}");
+            if (a.Options is { } given && BilmOptions.Load(given).Options.ToJson() != options.ToJson())
+                throw new InputException($"--options {given} differs from the options the run in {runDir} was started with; resume without --options.");
+            var vocabulary = Vocabulary.Load(Path.Combine(runDir, "vocab.txt"));
+            if (a.Vocab is { } v && !Vocabulary.Load(v).Words.SequenceEqual(vocabulary.Words))
+                throw new InputException($"--vocab {v} differs from the vocabulary the run in {runDir} was started with; resume without --vocab.");
+            if (a.Epochs is not null && a.Steps is null && options.NTrainTokens is null)
+                throw new InputException($"--epochs: {runDir}/options.json has no n_train_tokens to count epochs by; give --steps instead.");
+            if (RequestedSteps(a, options.NTrainTokens ?? 0, options) is long total) settings = settings with { TotalSteps = total };
+            return new PreparedRun(runDir, held, settings, options, vocabulary);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads the corpus, vocabulary and options and checks they can train, all before a folder is created
+    /// or claimed; then claims the folder and writes the run's options, vocabulary and plan into it.
+    /// </summary>
+    static PreparedRun PrepareNewRun(TrainArguments a, ComputeDevice device, ModelInitialization? init, TextWriter log)
+    {
+        bool builtIn = a.Train is null;
+        string? brown = builtIn ? BrownCorpus.ExtractText(BrownCorpus.DefaultTextDirectory) : null;
+        var trainFiles = builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "train"), "--train") : CorpusFiles.Expand(a.Train!, "--train");
+        var devFiles = a.Dev is { } d ? CorpusFiles.Expand(d, "--dev") : builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "dev"), "--dev") : null;
+        var testFiles = a.Test is { } t ? CorpusFiles.Expand(t, "--test") : builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "test"), "--test") : null;
+
+        string presetName = a.Preset ?? ModelPresets.DefaultFor(device.Description.Kind);
+        BilmOptions options;
+        if (init is not null)
+        {
+            (options, var warnings) = init.TrainingOptions(a.Options, presetName);
+            foreach (var w in warnings) log.WriteLine($"warning: {w}");
+            log.WriteLine($"initial model: {init.Source}; architecture from its options, training settings from {a.Options ?? $"preset {presetName}"}");
+        }
+        else if (a.Options is { } optionsPath)
+        {
+            (options, var warnings) = BilmOptions.Load(optionsPath);
+            foreach (var w in warnings) log.WriteLine($"warning: {w}");
+        }
+        else options = ModelPresets.Get(presetName);
+
+        var reader = new SentenceReader();
+        long targets = LmBatcher.CountTargets(trainFiles, reader);
+        if (reader.Warning is { } warning) log.WriteLine(warning);
+        if (targets == 0)
+            throw new InputException(
+                $"--train: the corpus ({trainFiles.Count} file(s), e.g. {trainFiles[0]}) has no trainable targets: every line is blank, whitespace or not UTF-8. Give text, one sentence per line.");
+        long perBatch = (long)options.BatchSize * options.UnrollSteps;
+        if (targets < perBatch)
+            throw new InputException(
+                $"--train: the corpus has {targets} targets per direction, fewer than one batch ({options.BatchSize} streams x {options.UnrollSteps} steps = {perBatch}). " +
+                "Give more text, or lower batch_size or unroll_steps in --options.");
+
+        Vocabulary vocabulary;
+        if (init?.FixedVocabulary(a.Vocab) is { } fixedVocabulary) vocabulary = fixedVocabulary;
+        else if (a.Vocab is { } vocabPath) vocabulary = Vocabulary.Load(vocabPath);
+        else (vocabulary, _) = Vocabulary.Build(trainFiles, a.MinCount, new SentenceReader());
+        if (options.NTokensVocab is { } n && n != vocabulary.Count)
+            log.WriteLine($"warning: n_tokens_vocab is {n} in the options but the vocabulary has {vocabulary.Count} words; using the vocabulary's size.");
+        var softmax = options.EffectiveSoftmax;
+        if (!softmax.Fits(vocabulary.Count))
+        {
+            if (a.Options is { } given)
+                throw new InputException(
+                    $"{given}: softmax.cutoffs [{string.Join(", ", softmax.Cutoffs)}] must each be below the vocabulary's {vocabulary.Count} words; lower them or drop the last.");
+            var fitted = softmax.FitTo(vocabulary.Count);
+            log.WriteLine($"note: preset {presetName}'s adaptive-softmax cutoffs {string.Join(",", softmax.Cutoffs)} do not fit this vocabulary of {vocabulary.Count} words; using {string.Join(",", fitted.Cutoffs)}.");
+            options = options with { Softmax = fitted };
+        }
+        options = options with { NTokensVocab = vocabulary.Count, Seed = a.Seed ?? options.Seed, NTrainTokens = targets };
+
+        long stepsPerEpoch = StepsPerEpoch(targets, options);
+        long total = RequestedSteps(a, targets, options) ?? (long)Math.Ceiling(options.NEpochs * (double)stepsPerEpoch);
+        if (total < 1) throw new InputException($"n_epochs {options.NEpochs} in the options gives no training step; ask for at least one (--steps or --epochs).");
+
+        var (runDir, held) = a.Out is { } outDir ? (outDir, RunFolder.ClaimForNewRun(outDir, a.Overwrite)) : RunFolder.ClaimDefault("runs", DateTime.Now);
+        try
+        {
+            var settings = new RunSettings(trainFiles.ToArray(), devFiles?.ToArray(), testFiles?.ToArray(), total,
+                a.CheckpointEvery, a.EvalEvery, options.Seed, device.Description.ToString(), a.Init?.Freeze ?? false);
+            options.Save(Path.Combine(runDir, "options.json"));
+            vocabulary.Save(Path.Combine(runDir, "vocab.txt"));
+            AtomicFile.WriteAllText(Path.Combine(runDir, "run.json"), JsonSerializer.Serialize(settings, RunJsonFormat));
+            log.WriteLine($"run folder: {runDir}");
+            log.WriteLine($"training corpus: {trainFiles.Count} file(s), {targets} targets per direction ({stepsPerEpoch} steps per epoch); vocabulary {vocabulary.Count} words; {total} steps");
+            return new PreparedRun(runDir, held, settings, options, vocabulary);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
     }
 
     /// <summary>loss.png: the training loss per direction and the held-out perplexity's log, by step.</summary>

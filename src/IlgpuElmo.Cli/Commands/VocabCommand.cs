@@ -19,6 +19,8 @@ static class VocabCommand
         command.Options.Add(maxSize);
         command.SetAction(result =>
         {
+            OutputPaths.CheckFile(result.GetValue(output)!, "--out", "vocab.txt");
+            OptionChecks.AtLeast(result.GetValue(maxSize), 3, "--max-size");
             var files = CorpusFiles.Expand(result.GetValue(train)!, "--train");
             var reader = new SentenceReader();
             var (vocab, stats) = Vocabulary.Build(files, result.GetValue(minCount), reader, result.GetValue(maxSize));

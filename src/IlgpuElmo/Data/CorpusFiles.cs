@@ -3,7 +3,8 @@ namespace IlgpuElmo.Data;
 /// <summary>
 /// Expands the corpus arguments users give (`--train 'data/*.txt'`): a file, a folder (all its files),
 /// or a pattern with * and ? in the file name and ** for any depth of folders. Several patterns may be
-/// joined with commas. Missing and empty corpora are errors naming the option and the pattern.
+/// joined with commas. Missing and empty corpora are errors naming the option and the pattern, and a
+/// UTF-16 file is an error naming it, before any work starts.
 /// </summary>
 public static class CorpusFiles
 {
@@ -22,6 +23,7 @@ public static class CorpusFiles
         var distinct = result.Distinct(StringComparer.Ordinal).ToList();
         if (distinct.All(f => new FileInfo(f).Length == 0))
             throw new InputException($"{option} '{patterns}': every matching file is empty ({distinct.Count} file(s)).");
+        foreach (var file in distinct) TextLines.CheckEncoding(file);
         return distinct;
     }
 

@@ -23,6 +23,7 @@ public sealed class LmBatcher
     List<string[]>? fileSentences;
     int[]? fileOrder;
     bool exhausted;
+    int filesWithoutSentence;
 
     public LmBatcher(IReadOnlyList<string> files, Vocabulary vocab, int batchSize, int steps, bool training, ulong seed, SentenceReader? reader = null)
     {
@@ -104,7 +105,13 @@ public sealed class LmBatcher
         {
             if (exhausted) return null;
             if (fileSentences is not null && sentenceIndex < fileSentences.Count)
+            {
+                filesWithoutSentence = 0;
                 return fileSentences[sentenceIndex++];
+            }
+            // A training pass wraps around forever: a full round of files without a sentence would spin.
+            if (++filesWithoutSentence > files.Count + 1)
+                throw new InputException($"The corpus ({files.Count} file(s), e.g. {files[0]}) has no sentence to train on: every line is blank or not UTF-8.");
             if (fileSentences is not null) { fileIndex++; sentenceIndex = 0; fileSentences = null; }
             if (fileIndex >= files.Count)
             {

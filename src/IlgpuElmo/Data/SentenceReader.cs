@@ -5,7 +5,7 @@ namespace IlgpuElmo.Data;
 
 /// <summary>
 /// Reads a corpus file lazily as sentences (one per line, whitespace tokens), skipping blank lines and,
-/// with a counted warning, lines that are not valid UTF-8.
+/// with a counted warning, lines that are not valid UTF-8 (a UTF-16 file is an error: <see cref="TextLines"/>).
 /// </summary>
 public sealed class SentenceReader
 {
@@ -17,31 +17,8 @@ public sealed class SentenceReader
 
     public IEnumerable<string[]> Read(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        var line = new List<byte>(256);
-        int lineNumber = 0;
-        var buffer = new byte[1 << 16];
-        int count;
-        while ((count = stream.Read(buffer, 0, buffer.Length)) > 0)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                if (buffer[i] != (byte)'\n')
-                {
-                    line.Add(buffer[i]);
-                    continue;
-                }
-                lineNumber++;
-                var tokens = Decode(path, lineNumber, line);
-                line.Clear();
-                if (tokens is not null) yield return tokens;
-            }
-        }
-        if (line.Count > 0)
-        {
-            var tokens = Decode(path, lineNumber + 1, line);
-            if (tokens is not null) yield return tokens;
-        }
+        foreach (var (number, line) in TextLines.Read(path))
+            if (Decode(path, number, line) is { } tokens) yield return tokens;
     }
 
     string[]? Decode(string path, int lineNumber, List<byte> bytes)

@@ -3,7 +3,7 @@ namespace IlgpuElmo.Devices;
 /// <summary>Which kind of accelerator to use. Auto: CUDA, then a qualifying OpenCL device, then the CPU.</summary>
 public enum DeviceKind { Auto, Cuda, OpenCL, Cpu }
 
-/// <summary>GEMM precision on CUDA: TF32 lets cuBLAS use tensor-op math (10-bit mantissa inputs).</summary>
+/// <summary>GEMM precision on CUDA: TF32 lets cuBLAS use TF32 tensor-op math (inputs with a 10-bit mantissa, FP32's range).</summary>
 public enum Precision { Fp32, Tf32 }
 
 /// <summary>
@@ -13,11 +13,14 @@ public enum Precision { Fp32, Tf32 }
 /// </summary>
 public enum CpuExecution { Host, Simulate }
 
-/// <summary>The user's device choice: `--device`, `--device-index`, `--precision`, `--cpu-execution`.</summary>
+/// <summary>
+/// The user's device choice: `--device`, `--device-index`, `--precision`, `--cpu-execution`. A null
+/// Precision means none was asked for: the model options' precision applies (FP32 until they are read).
+/// </summary>
 public sealed record DeviceOptions(
     DeviceKind Kind = DeviceKind.Auto,
     int? Index = null,
-    Precision Precision = Precision.Fp32,
+    Precision? Precision = null,
     CpuExecution CpuExecution = CpuExecution.Host)
 {
     public static DeviceKind ParseKind(string text) => text.Trim().ToLowerInvariant() switch
@@ -31,8 +34,8 @@ public sealed record DeviceOptions(
 
     public static Precision ParsePrecision(string text) => text.Trim().ToLowerInvariant() switch
     {
-        "fp32" or "float32" => Precision.Fp32,
-        "tf32" => Precision.Tf32,
+        "fp32" or "float32" => Devices.Precision.Fp32,
+        "tf32" => Devices.Precision.Tf32,
         _ => throw new ArgumentException($"--precision: '{text}' is not a precision; use fp32 or tf32."),
     };
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using IlgpuElmo.Kernels;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 
@@ -46,7 +47,7 @@ public sealed unsafe class StreamJoin : IDisposable
         if (ReferenceEquals(waiter, producer) || device.RunsOnHost) return;
         if (cudaEvent == 0)
         {
-            producer.Synchronize();
+            DeviceCounters.Wait(producer);
             return;
         }
         Check(eventRecord(cudaEvent, ((CudaStream)producer).StreamPtr), "cuEventRecord");

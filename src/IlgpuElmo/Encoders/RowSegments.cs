@@ -51,12 +51,13 @@ public sealed class RowSegments : IDisposable
         var dSorted = workspace.Get<int>("sorted positions", Math.Max(n, 1));
         var dStarts = workspace.Get<int>("segment starts", n + 1);
         var dRows = workspace.Get<int>("unique rows", Math.Max(n, 1));
+        // Through the stream's upload staging: the host arrays are reused next call, the stream is not waited on.
         if (n > 0)
         {
-            dSorted.View.SubView(0, n).CopyFromCPU(stream, sorted.AsSpan(0, n));
-            dRows.View.SubView(0, Count).CopyFromCPU(stream, rows.AsSpan(0, Count));
+            dSorted.Slice(0, n).CopyFrom(stream, sorted.AsSpan(0, n));
+            dRows.Slice(0, Count).CopyFrom(stream, rows.AsSpan(0, Count));
         }
-        dStarts.View.SubView(0, Count + 1).CopyFromCPU(stream, starts.AsSpan(0, Count + 1));
+        dStarts.Slice(0, Count + 1).CopyFrom(stream, starts.AsSpan(0, Count + 1));
         Rows = DeviceTensor<int>.FromView(dRows.View.SubView(0, Count), new Shape(Count));
         Views = new SegmentViews(dSorted.View.SubView(0, n), dStarts.View, dRows.View);
     }

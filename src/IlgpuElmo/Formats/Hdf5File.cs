@@ -39,29 +39,29 @@ public sealed class WeightFile : IDisposable
         }
         catch (Exception e) when (e is not InputException)
         {
-            throw new InputException($"'{path}' could not be read as an HDF5 file ({e.Message}). Is it the weight file (.hdf5)?", e);
+            throw new InputException($"'{path}' could not be read as an HDF5 file ({e.Message}): it is truncated, damaged or not HDF5. Is it the weight file (.hdf5)?", e);
         }
     }
 
     /// <summary>True when <paramref name="dataset"/> exists and is a dataset (not a group).</summary>
-    public bool Contains(string dataset) => TryGet(dataset) is not null;
+    public bool Contains(string dataset) => Guard(() => TryGet(dataset) is not null);
 
     /// <summary>The stored shape of <paramref name="dataset"/>, or null when it does not exist.</summary>
-    public int[]? ShapeOf(string dataset) => TryGet(dataset) is { } d ? ShapeOf(d) : null;
+    public int[]? ShapeOf(string dataset) => Guard(() => TryGet(dataset) is { } d ? ShapeOf(d) : null);
 
     /// <summary>The full paths of all datasets in the file, depth first, in the file's link order.</summary>
-    public IReadOnlyList<string> DatasetNames()
+    public IReadOnlyList<string> DatasetNames() => Guard(() =>
     {
         var names = new List<string>();
         Collect(file, "", names);
         return names;
-    }
+    });
 
     /// <summary>
     /// The values of <paramref name="dataset"/>, row-major, after checking that it exists and has
     /// <paramref name="expectedShape"/> (-1 in a dimension accepts any size there).
     /// </summary>
-    public float[] Read(string dataset, params int[] expectedShape)
+    public float[] Read(string dataset, params int[] expectedShape) => Guard(() =>
     {
         var d = TryGet(dataset) ?? throw new InputException(
             $"{Path}: the dataset '{dataset}' (expected shape {Format(expectedShape)}) is missing. " +
@@ -74,15 +74,31 @@ public sealed class WeightFile : IDisposable
                 $"{Path}: the dataset '{dataset}' has shape {Format(shape)}, expected {Format(expectedShape)}. " +
                 "Do the options (dimensions, filters, layers) belong to this weight file?");
         return ReadValues(d, dataset);
-    }
+    });
 
     /// <summary>The values and stored shape of <paramref name="dataset"/>, whatever its shape.</summary>
     public float[] Read(string dataset, out int[] shape)
     {
-        var d = TryGet(dataset) ?? throw new InputException(
+        var d = Guard(() => TryGet(dataset)) ?? throw new InputException(
             $"{Path}: the dataset '{dataset}' is missing. The file has {Describe(DatasetNames())}.");
-        shape = ShapeOf(d);
+        shape = Guard(() => ShapeOf(d));
         return ReadValues(d, dataset);
+    }
+
+    /// <summary>
+    /// PureHDF reads the file's structure lazily, so a truncated or damaged file fails on any access
+    /// (plain Exception "The file is too small", EndOfStreamException, ...): one message naming the file.
+    /// </summary>
+    T Guard<T>(Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is not InputException)
+        {
+            throw new InputException($"{Path}: the HDF5 file is truncated or damaged ({e.Message}); download or write it again.", e);
+        }
     }
 
     float[] ReadValues(IH5Dataset d, string name)
@@ -104,7 +120,7 @@ public sealed class WeightFile : IDisposable
         }
         catch (Exception e) when (e is not InputException)
         {
-            throw new InputException($"{Path}: the dataset '{name}' could not be read ({e.Message}).", e);
+            throw new InputException($"{Path}: the dataset '{name}' could not be read ({e.Message}); the HDF5 file is truncated or damaged.", e);
         }
     }
 

@@ -66,13 +66,13 @@ public static class TensorArchive
         string damaged = $"Checkpoint '{path}' is truncated or damaged";
         int minimum = Magic.Length + 8 + 32 + EndMagic.Length;
         if (bytes.Length < minimum || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-            throw new InputException($"{damaged}: it does not start like an IlgpuElmo checkpoint ({bytes.Length} bytes). Resume from an earlier checkpoint or start a new run.");
+            throw new InputException($"{damaged}: it does not start like an IlgpuElmo checkpoint ({bytes.Length} bytes).");
         if (!bytes.AsSpan(bytes.Length - EndMagic.Length).SequenceEqual(EndMagic))
-            throw new InputException($"{damaged}: its end marker is missing ({bytes.Length} bytes; the write was cut off). Resume from an earlier checkpoint or start a new run.");
+            throw new InputException($"{damaged}: its end marker is missing ({bytes.Length} bytes; the write was cut off).");
         int body = bytes.Length - 32 - EndMagic.Length;
         var expectedHash = SHA256.HashData(bytes.AsSpan(0, body));
         if (!expectedHash.AsSpan().SequenceEqual(bytes.AsSpan(body, 32)))
-            throw new InputException($"{damaged}: its checksum does not match. Resume from an earlier checkpoint or start a new run.");
+            throw new InputException($"{damaged}: its checksum does not match.");
         long headerLength = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(Magic.Length, 8));
         int dataStart = checked(Magic.Length + 8 + (int)headerLength);
         var header = JsonNode.Parse(bytes.AsSpan(Magic.Length + 8, (int)headerLength))!.AsObject();

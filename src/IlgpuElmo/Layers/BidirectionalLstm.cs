@@ -137,6 +137,44 @@ public sealed class BidirectionalLstm : IHasParameters, IDisposable
         return inputGradient;
     }
 
+    /// <summary>
+    /// Training's forward pass (bilm-tf's two streams of text; the backward stream is already reversed, so
+    /// each stack runs left to right over its own input): direction 0 on <see cref="ComputeDevice.Stream"/>
+    /// and direction 1 on <see cref="ComputeDevice.SecondStream"/> at once, forked from and joined back into
+    /// <see cref="ComputeDevice.Stream"/> by device events. Outputs: <c>Directions[d].Output(k)</c>.
+    /// </summary>
+    /// <param name="inputs">[2T, B, in]: direction 0's window, then direction 1's.</param>
+    /// <param name="state">Each direction's carried state, read at the start and written at the end.</param>
+    public void ForwardBothStreams(DeviceTensor<float> inputs, SequenceLengths lengths, LstmState state, float dropout,
+        ulong forwardSeed, ulong backwardSeed)
+    {
+        int steps = inputs.Shape[0] / 2;
+        join.Wait(device.SecondStream, device.Stream);
+        stacks[1].Forward(device.SecondStream, inputs.Slice(steps, steps), lengths, state, state, dropout, backwardSeed);
+        stacks[0].Forward(device.Stream, inputs.Slice(0, steps), lengths, state, state, dropout, forwardSeed);
+        join.Wait(device.Stream, device.SecondStream);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="ForwardBothStreams"/> from each direction's top-layer gradient [T, B, P], both
+    /// directions at once again; writes dL/dinputs [2T, B, in] (direction 0's rows, then 1's) into
+    /// <paramref name="inputGradients"/> and adds every parameter gradient.
+    /// </summary>
+    public void BackwardBothStreams(DeviceTensor<float> forwardTopGradient, DeviceTensor<float> backwardTopGradient, DeviceTensor<float> inputGradients)
+    {
+        int steps = inputGradients.Shape[0] / 2;
+        join.Wait(device.SecondStream, device.Stream);
+        for (int d = 1; d >= 0; d--)
+        {
+            var stream = d == 0 ? device.Stream : device.SecondStream;
+            var gradients = new DeviceTensor<float>?[LayerCount];
+            gradients[^1] = d == 0 ? forwardTopGradient : backwardTopGradient;
+            var gradInput = stacks[d].Backward(stream, gradients);
+            elementwise.Copy(stream, gradInput.View, inputGradients.Slice(d * steps, steps).View);
+        }
+        join.Wait(device.Stream, device.SecondStream);
+    }
+
     public long WorkspaceBytes => workspace.Bytes + stacks.Sum(s => s.WorkspaceBytes);
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using IlgpuElmo.Devices;
 using IlgpuElmo.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -14,16 +15,38 @@ namespace IlgpuElmo.Linalg;
 /// </summary>
 public sealed class CuBlasGemm : IGemmBackend
 {
-    readonly CudaAccelerator accelerator;
-    readonly bool tf32;
-    readonly Dictionary<AcceleratorStream, CuBlas> handles = new();
+    /// <summary>
+    /// CUBLAS_TF32_TENSOR_OP_MATH (3), which ILGPU's enum does not name. Its TensorOpMath (1) is
+    /// CUBLAS_TENSOR_OP_MATH, which cuBLAS runs for SGEMM as CUBLAS_COMPUTE_32F_FAST_16F: FP16 inputs,
+    /// whose range (6e-5 .. 65504) cannot hold this model's gradients.
+    /// </summary>
+    public const CuBlasMathMode Tf32TensorOpMath = (CuBlasMathMode)3;
 
-    public CuBlasGemm(CudaAccelerator accelerator, bool tf32)
+    readonly CudaAccelerator accelerator;
+    readonly Dictionary<AcceleratorStream, CuBlas> handles = new();
+    Precision precision;
+
+    public CuBlasGemm(CudaAccelerator accelerator, Precision precision)
     {
         CuBlasLibraryResolver.Install();
         this.accelerator = accelerator;
-        this.tf32 = tf32;
+        this.precision = precision;
         Version = Handle(accelerator.DefaultStream).Version;
+    }
+
+    /// <summary>The cuBLAS math mode for a precision: FP32 is cuBLAS's default math, TF32 its TF32 tensor-op math.</summary>
+    public static CuBlasMathMode MathModeFor(Precision precision) =>
+        precision == Precision.Tf32 ? Tf32TensorOpMath : CuBlasMathMode.DefaultMath;
+
+    /// <summary>The precision every handle computes in; setting it switches the handles made so far too.</summary>
+    public Precision Precision
+    {
+        get => precision;
+        set
+        {
+            precision = value;
+            foreach (var blas in handles.Values) blas.MathMode = MathModeFor(value);
+        }
     }
 
     CuBlas Handle(AcceleratorStream stream)
@@ -31,7 +54,7 @@ public sealed class CuBlasGemm : IGemmBackend
         if (handles.TryGetValue(stream, out var blas)) return blas;
         blas = new CuBlas(accelerator)
         {
-            MathMode = tf32 ? CuBlasMathMode.TensorOpMath : CuBlasMathMode.DefaultMath,
+            MathMode = MathModeFor(precision),
             PointerMode = CuBlasPointerMode.Host,
         };
         blas.Stream = (CudaStream)stream;
@@ -46,6 +69,7 @@ public sealed class CuBlasGemm : IGemmBackend
     {
         if (p.M == 0 || p.N == 0 || p.BatchCount == 0) return;
         var blas = Handle(stream);
+        DeviceCounters.Of(accelerator).CountLaunches();
         var opB = p.TransB != 0 ? CuBlasOperation.Transpose : CuBlasOperation.NonTranspose;
         var opA = p.TransA != 0 ? CuBlasOperation.Transpose : CuBlasOperation.NonTranspose;
         if (p.BatchCount == 1)

@@ -71,6 +71,7 @@ public sealed unsafe class HostGemm : IGemmBackend
     public void Run(AcceleratorStream stream, in GemmParams p, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
     {
         if (p.M == 0 || p.N == 0 || p.BatchCount == 0) return;
+        DeviceCounters.Of(stream.Accelerator).CountLaunches();
         fixed (float* pa = a.AsHostSpan(), pb = b.AsHostSpan(), pc = c.AsHostSpan())
             RunBatches(p, pa, pb, pc);
     }

@@ -22,7 +22,7 @@ public sealed partial class BidirectionalLanguageModel
         try
         {
             var (_, tensors) = Checkpoint.Load(runDirectory);
-            Checkpoint.Restore(Checkpoint.PathIn(runDirectory), device.Stream, tensors, model.Parameters.Select(p => (p.Name, p.Value)));
+            Checkpoint.Restore(Checkpoint.LatestPathIn(runDirectory), device.Stream, tensors, model.Parameters.Select(p => (p.Name, p.Value)));
             return model;
         }
         catch
@@ -38,12 +38,14 @@ public sealed partial class BidirectionalLanguageModel
     /// <summary>
     /// A model from published weights: an options JSON and an HDF5 weight file in bilm-tf's layout (as
     /// allennlp and bilm-tf publish them; see <see cref="Formats.BilmWeightNames"/>). The softmax is
-    /// not in published files; when the file has ours (an `elmo export`), it is loaded too, otherwise
+    /// not in published files; when <paramref name="softmaxPath"/> (an export's softmax.hdf5) or the
+    /// weight file itself holds every dataset of this head with its shape, it is loaded too, otherwise
     /// the head stays untrained and only embedding is meaningful. A word-input model needs
     /// <paramref name="vocabulary"/> (its embedding rows are its words); a character model may take
     /// none (embedding needs no vocabulary).
     /// </summary>
-    public static BidirectionalLanguageModel LoadPublished(ComputeDevice device, string optionsPath, string weightsPath, Vocabulary? vocabulary = null)
+    public static BidirectionalLanguageModel LoadPublished(ComputeDevice device, string optionsPath, string weightsPath, Vocabulary? vocabulary = null,
+        string? softmaxPath = null)
     {
         var (options, _) = BilmOptions.Load(optionsPath);
         using var file = Formats.WeightFile.Open(weightsPath);
@@ -60,13 +62,17 @@ public sealed partial class BidirectionalLanguageModel
         try
         {
             model.Initialize(options.Seed);
-            foreach (var p in model.Parameters)
-            {
-                // The softmax rows are words of a vocabulary: without the file's own softmax of this
-                // vocabulary's size, the head stays as initialised (embedding does not use it).
-                if (model.Head.Parameters.Contains(p) && file.ShapeOf(p.Name)?.SequenceEqual(p.Shape.Dims.ToArray()) != true) continue;
+            foreach (var p in model.Encoder.Parameters.Concat(model.Lstm.Parameters))
                 p.Value.CopyFrom(device.Stream, ReadParameter(file, p));
-            }
+            // The softmax rows are words of a vocabulary: without a softmax of this head's shapes, the head
+            // stays as initialised (embedding does not use it).
+            using var softmaxFile = softmaxPath is null ? null : Formats.WeightFile.Open(softmaxPath);
+            foreach (var source in new[] { softmaxFile, file })
+                if (source is not null && model.Head.Parameters.All(p => HasShape(source, p)))
+                {
+                    foreach (var p in model.Head.Parameters) p.Value.CopyFrom(device.Stream, ReadParameter(source, p));
+                    break;
+                }
             return model;
         }
         catch
@@ -77,24 +83,47 @@ public sealed partial class BidirectionalLanguageModel
     }
 
     /// <summary>
-    /// Writes the weights in bilm-tf's layout (atomically), readable by allennlp's Elmo and by
-    /// <see cref="LoadPublished"/>; our softmax goes in too, under its own names, for perplexity.
+    /// Writes the token encoder and both LSTM stacks in bilm-tf's layout (atomically): the datasets of
+    /// <see cref="Formats.BilmWeightNames.Expected"/>, readable by allennlp's Elmo, bilm-tf and
+    /// <see cref="LoadPublished"/>. When the filters add up to the token width bilm-tf has no CNN_proj,
+    /// but allennlp's Elmo always reads one: an identity projection (zero bias) is added for it, which
+    /// changes nothing. The softmax is not part of the layout: <see cref="ExportSoftmax"/>.
     /// </summary>
     public void ExportPublished(string weightsPath)
     {
         using var writer = new Formats.Hdf5Writer(weightsPath);
-        foreach (var p in Parameters)
+        foreach (var p in Encoder.Parameters.Concat(Lstm.Parameters)) Add(writer, p);
+        if (Options.CharCnn is { } cnn && cnn.NFilters == Options.TokenDim)
         {
-            var data = p.Value.ToArray(device.Stream);
-            if (p.Name == Formats.BilmWeightNames.CharEmbedding)
-            {
-                // Our table has a zero row 0 for the masking id; the published one starts at id 1.
-                int d = p.Shape[1];
-                writer.Add(p.Name, data.AsSpan(d), [p.Shape[0] - 1, d]);
-            }
-            else writer.Add(p.Name, data, p.Shape.Dims.ToArray());
+            int f = cnn.NFilters;
+            var identity = new float[f * f];
+            for (int i = 0; i < f; i++) identity[i * f + i] = 1f;
+            writer.Add(Formats.BilmWeightNames.ProjectionWeight, identity, [f, f]);
+            writer.Add(Formats.BilmWeightNames.ProjectionBias, new float[f], [f]);
         }
         writer.Commit();
+    }
+
+    /// <summary>Writes the softmax head's weights (atomically) under their parameter names: softmax/W [V, P] and softmax/b [V], or adaptive/....</summary>
+    public void ExportSoftmax(string path)
+    {
+        using var writer = new Formats.Hdf5Writer(path);
+        foreach (var p in Head.Parameters) Add(writer, p);
+        writer.Commit();
+    }
+
+    static bool HasShape(Formats.WeightFile file, Layers.Parameter p) => file.ShapeOf(p.Name)?.SequenceEqual(p.Shape.Dims.ToArray()) == true;
+
+    void Add(Formats.Hdf5Writer writer, Layers.Parameter p)
+    {
+        var data = p.Value.ToArray(device.Stream);
+        if (p.Name == Formats.BilmWeightNames.CharEmbedding)
+        {
+            // Our table has a zero row 0 for the masking id; the published one starts at id 1.
+            int d = p.Shape[1];
+            writer.Add(p.Name, data.AsSpan(d), [p.Shape[0] - 1, d]);
+        }
+        else writer.Add(p.Name, data, p.Shape.Dims.ToArray());
     }
 
     static float[] ReadParameter(Formats.WeightFile file, Layers.Parameter p)

@@ -26,6 +26,8 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
     readonly LstmState trainState;
     readonly int trainBatch;
     readonly CharacterMapper characters = new();
+    int[] windowHost = [];
+    bool trainingWorkspaceReserved;
 
     BidirectionalLanguageModel(ComputeDevice device, BilmOptions options, Vocabulary vocabulary)
     {
@@ -65,6 +67,15 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
     public TokenVectorCache? TokenCache { get; set; }
 
     public IEnumerable<Parameter> Parameters => Encoder.Parameters.Concat(Lstm.Parameters).Concat(Head.Parameters);
+
+    /// <summary>
+    /// When set (`elmo train --freeze`), training leaves the token encoder as it is: its backward is
+    /// skipped and <see cref="TrainableParameters"/> leaves it out, so only the LSTMs and the softmax learn.
+    /// </summary>
+    public bool EncoderFrozen { get; set; }
+
+    /// <summary>The parameters the optimizer updates: all of them, or all but the encoder's when it is frozen.</summary>
+    public IEnumerable<Parameter> TrainableParameters => EncoderFrozen ? Lstm.Parameters.Concat(Head.Parameters) : Parameters;
 
     public string TrainingLossName => Head is SampledSoftmaxHead ? "sampled softmax loss" : "cross-entropy";
     public bool TrainingLossIsExact => Head is not SampledSoftmaxHead;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using IlgpuElmo.Data;
 using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Model;
@@ -54,7 +55,18 @@ public sealed record LstmOptions(
 }
 
 /// <summary>Our softmax choice. Cutoffs and DivValue are for the adaptive softmax (cluster boundaries, shrink factor per cluster).</summary>
-public sealed record SoftmaxOptions(SoftmaxKind Kind, IReadOnlyList<int> Cutoffs, float DivValue);
+public sealed record SoftmaxOptions(SoftmaxKind Kind, IReadOnlyList<int> Cutoffs, float DivValue)
+{
+    /// <summary>True when every adaptive cutoff lies inside a vocabulary of <paramref name="vocabularySize"/> words (always for other kinds).</summary>
+    public bool Fits(int vocabularySize) => Kind != SoftmaxKind.Adaptive || Cutoffs.All(c => c > 0 && c < vocabularySize);
+
+    /// <summary>
+    /// Adaptive cutoffs for a vocabulary of <paramref name="vocabularySize"/> words: those below it are kept
+    /// (a prefix, so each cluster keeps its projection width); when none is, the head gets half the words.
+    /// </summary>
+    public SoftmaxOptions FitTo(int vocabularySize) => Fits(vocabularySize) ? this
+        : this with { Cutoffs = Cutoffs.Where(c => c < vocabularySize).DefaultIfEmpty(Math.Max(1, vocabularySize / 2)).ToList() };
+}
 
 /// <summary>
 /// A biLM's options as bilm-tf and allennlp write them (options.json beside a weight file), plus our
@@ -118,7 +130,7 @@ public sealed record BilmOptions(
         }
         catch (JsonException e)
         {
-            throw new InputException($"{source}: not valid JSON ({e.Message}).", e);
+            throw JsonFiles.Error(source, e);
         }
         var reader = new OptionsReader(source);
         var options = reader.ReadRoot(root as JsonObject ?? throw new InputException($"{source}: expected a JSON object at the top level."));

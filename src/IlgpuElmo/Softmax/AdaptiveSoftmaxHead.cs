@@ -112,32 +112,48 @@ public sealed class AdaptiveSoftmaxHead : ISoftmaxHead
     public double ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> gradHidden, float lossScale)
     {
         rows.CheckShapes(hidden, targets, gradHidden, HiddenSize);
-        return Run(stream, hidden, targets, gradHidden, lossScale);
+        var host = rows.ReadTargets(stream, targets, VocabularySize).ToArray();
+        var sum = workspace.Get<float>("loss-sum", 1);
+        Run(stream, hidden, host, targets, gradHidden, lossScale, new LossOutput(sum.View, 1f));
+        return SoftmaxRows.ReadScalar(stream, sum);
+    }
+
+    public void ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, TrainingTargets targets, DeviceTensor<float> gradHidden,
+        float lossScale, LossOutput loss)
+    {
+        int n = rows.CheckShapes(hidden, null, gradHidden, HiddenSize);
+        var host = rows.CheckTargets(targets, n, VocabularySize);
+        Run(stream, hidden, host, targets.Device, gradHidden, lossScale, loss);
     }
 
     public double Loss(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets)
     {
         rows.CheckShapes(hidden, targets, null, HiddenSize);
-        return Run(stream, hidden, targets, null, 0f);
+        return Run(stream, hidden, rows.ReadTargets(stream, targets, VocabularySize), targets, null, 0f, null);
     }
 
     public void TargetLogProbabilities(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> output)
     {
         int n = rows.CheckShapes(hidden, targets, null, HiddenSize);
         Shape.Check("adaptive softmax: target log-probabilities", output.Shape, new Shape(n));
-        Run(stream, hidden, targets, null, 0f, output);
+        Run(stream, hidden, rows.ReadTargets(stream, targets, VocabularySize), targets, null, 0f, null, output);
     }
 
     /// <summary>
-    /// Loss (gradHidden null) or loss and gradients; with <paramref name="logProbOutput"/>, writes -rowLoss
-    /// there instead of reading the losses back.
+    /// Loss (gradHidden null) or loss and gradients, for targets checked on the host (<paramref name="hostTargets"/>,
+    /// the same values as <paramref name="targets"/>). The summed loss goes to <paramref name="loss"/> on the
+    /// device when given (returns 0, no wait); with <paramref name="logProbOutput"/>, -rowLoss is written there;
+    /// otherwise the losses are read back and their sum returned.
     /// </summary>
-    double Run(AcceleratorStream s, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float>? gradHidden, float lossScale,
-        DeviceTensor<float>? logProbOutput = null)
+    double Run(AcceleratorStream s, DeviceTensor<float> hidden, ReadOnlySpan<int> hostTargets, DeviceTensor<int> targets, DeviceTensor<float>? gradHidden,
+        float lossScale, LossOutput? loss, DeviceTensor<float>? logProbOutput = null)
     {
         int n = hidden.Shape[0], p = HiddenSize, clusters = ClusterCount;
-        var hostTargets = rows.ReadTargets(s, targets, VocabularySize);
-        if (n == 0) return 0;
+        if (n == 0)
+        {
+            if (loss is { } empty) SoftmaxRows.WriteLoss(device, s, workspace.Get<float>("row-loss", 1).Slice(0, 0), empty);
+            return 0;
+        }
 
         // Host: the head's target column per row, then per cluster its rows and their in-cluster targets.
         // packed: headTarget [N] | rows_0 [n_0] | local_0 [n_0] | rows_1 ...
@@ -166,7 +182,8 @@ public sealed class AdaptiveSoftmaxHead : ISoftmaxHead
             packed[starts[cluster] + counts[cluster] + filled[cluster]] = t - bounds[cluster];
             filled[cluster]++;
         }
-        var ints = workspace.Get<int>("ints", at);
+        // Per-cluster buffers are sized for all n rows (their bound), so a cluster's new maximum never reallocates.
+        var ints = workspace.GetWithin<int>("ints", 3L * n, at);
         ints.CopyFrom(s, packed.AsSpan(0, at));
         var headTargets = DeviceTensor<int>.FromView(ints.View.SubView(0, n), new Shape(n));
 
@@ -181,24 +198,29 @@ public sealed class AdaptiveSoftmaxHead : ISoftmaxHead
         for (int i = 0; i < clusters; i++)
         {
             int m = counts[i];
-            if (m == 0) continue;
+            if (m == 0)
+            {
+                if (gradHidden is not null) ReserveCluster(i, n);
+                continue;
+            }
             int features = TailProjections[i].Shape[0];
             var clusterRows = ints.View.SubView(starts[i], m);
             var localTargets = DeviceTensor<int>.FromView(ints.View.SubView(starts[i] + m, m), new Shape(m));
             // x_i [m, P] = the cluster's rows of h; z_i [m, d_i] = x_i proj_i^T.
-            var x = workspace.Get<float>($"tail{i}/x", m, p);
+            tails[i].RowCapacity = n;
+            var x = workspace.GetWithin<float>($"tail{i}/x", (long)n * p, m, p);
             embedding.Gather(s, hidden.View, p, clusterRows, x.View);
-            var z = workspace.Get<float>($"tail{i}/z", m, features);
+            var z = workspace.GetWithin<float>($"tail{i}/z", (long)n * features, m, features);
             device.Gemm.Multiply(s, x, false, TailProjections[i].Value, true, z);
-            var clusterLoss = workspace.Get<float>($"tail{i}/loss", m);
+            var clusterLoss = workspace.GetWithin<float>($"tail{i}/loss", n, m);
             if (gradHidden is null)
                 tails[i].Forward(s, z, TailWeights[i].Value, null, localTargets, clusterLoss);
             else
             {
-                var gradZ = workspace.Get<float>($"tail{i}/grad-z", m, features);
+                var gradZ = workspace.GetWithin<float>($"tail{i}/grad-z", (long)n * features, m, features);
                 tails[i].ForwardBackward(s, z, TailWeights[i].Value, null, localTargets, clusterLoss, lossScale, gradZ, TailWeights[i].Gradient, null);
                 device.Gemm.Multiply(s, gradZ, true, x, false, TailProjections[i].Gradient, 1f, 1f);
-                var gradX = workspace.Get<float>($"tail{i}/grad-x", m, p);
+                var gradX = workspace.GetWithin<float>($"tail{i}/grad-x", (long)n * p, m, p);
                 device.Gemm.Multiply(s, gradZ, false, TailProjections[i].Value, false, gradX);
                 embedding.ScatterAdd(s, gradX.View, p, clusterRows, gradHidden.View);
             }
@@ -210,7 +232,28 @@ public sealed class AdaptiveSoftmaxHead : ISoftmaxHead
             device.Kernels(rt => new ElementwiseKernels(rt)).Axpby(s, -1f, rowLoss.View, 0f, logProbOutput.View);
             return 0;
         }
+        if (loss is { } output)
+        {
+            SoftmaxRows.WriteLoss(device, s, rowLoss, output);
+            return 0;
+        }
         return rows.SumLosses(s, rowLoss);
+    }
+
+    /// <summary>
+    /// Allocates cluster <paramref name="cluster"/>'s training buffers for up to <paramref name="rows"/> rows while
+    /// it has none, so the step that first reaches it does not allocate (the buffers a call with rows would use).
+    /// </summary>
+    void ReserveCluster(int cluster, int rows)
+    {
+        int p = HiddenSize, features = TailProjections[cluster].Shape[0];
+        workspace.GetWithin<float>($"tail{cluster}/x", (long)rows * p, 1, p);
+        workspace.GetWithin<float>($"tail{cluster}/z", (long)rows * features, 1, features);
+        workspace.GetWithin<float>($"tail{cluster}/loss", rows, 1);
+        workspace.GetWithin<float>($"tail{cluster}/grad-z", (long)rows * features, 1, features);
+        workspace.GetWithin<float>($"tail{cluster}/grad-x", (long)rows * p, 1, p);
+        tails[cluster].RowCapacity = rows;
+        tails[cluster].Reserve(TailWeights[cluster].Shape[0]);
     }
 
     /// <summary>The tail cluster of word t, or -1 for a shortlist word or padding.</summary>

@@ -19,6 +19,21 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
     SoftmaxKernels Kernels => device.Kernels(rt => new SoftmaxKernels(rt));
     ElementwiseKernels Elementwise => device.Kernels(rt => new ElementwiseKernels(rt));
 
+    /// <summary>
+    /// The most rows a caller will pass (0: unknown): buffers are sized for it on first use, so calls whose
+    /// row count varies (the adaptive head's clusters) never reallocate.
+    /// </summary>
+    public int RowCapacity { get; set; }
+
+    /// <summary>Allocates what a training call over up to <see cref="RowCapacity"/> rows of <paramref name="classes"/> classes uses.</summary>
+    public void Reserve(int classes)
+    {
+        workspace.GetWithin<float>(name + "/logits", LogitsCapacity(classes), 1);
+        workspace.GetWithin<float>(name + "/rows", 4L * RowCapacity, 4);
+        workspace.GetWithin<float>(name + "/ones", RowCapacity, 1, 1);
+        workspace.Get<float>(name + "/no-bias", 1);
+    }
+
     /// <summary>Columns per chunk for <paramref name="rows"/> rows over <paramref name="classes"/> classes.</summary>
     public int ChunkColumns(int rows, int classes)
     {
@@ -38,7 +53,7 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
         if (m == 0) return;
         var rows = RowBuffers(m);
         int width = ChunkColumns(m, classes);
-        var logits = workspace.Get<float>(name + "/logits", m, width);
+        var logits = workspace.GetWithin<float>(name + "/logits", LogitsCapacity(classes), m, width);
         for (int c0 = 0; c0 < classes; c0 += width)
         {
             int w = Math.Min(width, classes - c0);
@@ -62,7 +77,7 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
         if (m == 0) return;
         var rows = RowBuffers(m);
         int width = ChunkColumns(m, classes), hasBias = bias is null ? 0 : 1;
-        var logits = workspace.Get<float>(name + "/logits", m, width);
+        var logits = workspace.GetWithin<float>(name + "/logits", LogitsCapacity(classes), m, width);
         DeviceTensor<float> Logits(int c0, int w)
         {
             var chunk = DeviceTensor<float>.FromView(logits.View.SubView(0, (long)m * w), new Shape(m, w));
@@ -115,7 +130,7 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
     /// </summary>
     DeviceTensor<float> Ones(AcceleratorStream s, int m)
     {
-        var ones = workspace.Get<float>(name + "/ones", 1, m);
+        var ones = workspace.GetWithin<float>(name + "/ones", RowCapacity, 1, m);
         Elementwise.Fill(s, ones.View, 1f);
         return ones;
     }
@@ -149,11 +164,14 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
         Kernels.LogSoftmax(s, lp, output, BiasView(bias), rows.Lse, addend ?? rows.Lse);
     }
 
+    /// <summary>The most logits a chunk holds for up to <see cref="RowCapacity"/> rows: all classes, or the budget.</summary>
+    long LogitsCapacity(int classes) => Math.Min((long)RowCapacity * classes, maxChunkElements);
+
     ArrayView<float> BiasView(DeviceTensor<float>? bias) => bias?.View ?? workspace.Get<float>(name + "/no-bias", 1).View;
 
     (ArrayView<float> Max, ArrayView<float> Sum, ArrayView<float> TargetLogit, ArrayView<float> Lse) RowBuffers(int m)
     {
-        var all = workspace.Get<float>(name + "/rows", 4, m);
-        return (all.Row(0).View, all.Row(1).View, all.Row(2).View, all.Row(3).View);
+        var all = workspace.GetWithin<float>(name + "/rows", 4L * RowCapacity, 4 * m).View;
+        return (all.SubView(0, m), all.SubView(m, m), all.SubView(2L * m, m), all.SubView(3L * m, m));
     }
 }

@@ -70,12 +70,22 @@ public sealed class FullSoftmaxHead : ISoftmaxHead
 
     public double ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> gradHidden, float lossScale)
     {
-        int n = rows.CheckShapes(hidden, targets, gradHidden, HiddenSize);
-        rows.ReadTargets(stream, targets, VocabularySize);
-        if (n == 0) return 0;
-        var rowLoss = workspace.Get<float>("row-loss", n);
-        softmax.ForwardBackward(stream, hidden, Weight.Value, Bias.Value, targets, rowLoss, lossScale, gradHidden, Weight.Gradient, Bias.Gradient);
-        return rows.SumLosses(stream, rowLoss);
+        rows.CheckShapes(hidden, targets, gradHidden, HiddenSize);
+        var host = rows.ReadTargets(stream, targets, VocabularySize).ToArray();
+        var sum = workspace.Get<float>("loss-sum", 1);
+        ForwardBackward(stream, hidden, new TrainingTargets(host, targets), gradHidden, lossScale, new LossOutput(sum.View, 1f));
+        return SoftmaxRows.ReadScalar(stream, sum);
+    }
+
+    public void ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, TrainingTargets targets, DeviceTensor<float> gradHidden,
+        float lossScale, LossOutput loss)
+    {
+        int n = rows.CheckShapes(hidden, null, gradHidden, HiddenSize);
+        rows.CheckTargets(targets, n, VocabularySize);
+        var rowLoss = workspace.Get<float>("row-loss", Math.Max(n, 1)).Slice(0, n);
+        if (n > 0)
+            softmax.ForwardBackward(stream, hidden, Weight.Value, Bias.Value, targets.Device, rowLoss, lossScale, gradHidden, Weight.Gradient, Bias.Gradient);
+        SoftmaxRows.WriteLoss(device, stream, rowLoss, loss);
     }
 
     public double Loss(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets)

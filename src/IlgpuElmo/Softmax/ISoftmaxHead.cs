@@ -17,9 +17,10 @@ namespace IlgpuElmo.Softmax;
 /// <item><c>hidden</c> [N, P] rows of hidden states (time-major [T*B, P] flattened, or both directions'
 /// rows concatenated), <c>targets</c> [N] int32 word ids; a negative target marks a padding row, which
 /// gets no loss and zero gradient. A target at or above V is an <see cref="InputException"/>.</item>
-/// <item>Each call reads the targets to the host once (validation; the sampled and adaptive heads also
-/// build their row lists there) and reads the per-row losses back at the end: two small copies, and the
-/// call returns when the device work is done.</item>
+/// <item>The training call (<see cref="ForwardBackward(AcceleratorStream, DeviceTensor{float}, TrainingTargets, DeviceTensor{float}, float, LossOutput)"/>)
+/// takes the targets' host copy along (validation; the sampled and adaptive heads also build their row
+/// lists from it) and writes the loss on the device: it enqueues work and returns without waiting.
+/// The other calls read the targets to the host and return a loss or fill an output: they wait.</item>
 /// <item>Losses are sums over the valid rows, in float64, of -log p(target) (natural log).</item>
 /// </list>
 /// </remarks>
@@ -46,6 +47,13 @@ public interface ISoftmaxHead : IHasParameters, IDisposable
     /// </summary>
     double ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets,
         DeviceTensor<float> gradHidden, float lossScale);
+
+    /// <summary>
+    /// The same, without a host wait: the targets come with their host copy, and the summed loss is written
+    /// on the device to <paramref name="loss"/> (times its scale) instead of returned.
+    /// </summary>
+    void ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, TrainingTargets targets,
+        DeviceTensor<float> gradHidden, float lossScale, LossOutput loss);
 
     /// <summary>The exact cross-entropy summed over valid rows (forward only; perplexity = exp(sum / valid rows)).</summary>
     double Loss(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets);

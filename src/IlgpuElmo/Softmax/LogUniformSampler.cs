@@ -10,7 +10,7 @@ namespace IlgpuElmo.Softmax;
 /// <remarks>
 /// Runs on the host: unique sampling is a sequential rejection loop (for S = 8192 of V = 793,471 about
 /// 16,000 draws, measured 0.7 ms on this project's 2-core CI machine), which the sampled head runs for the
-/// NEXT call while the device computes the current one, so it costs no device time.
+/// NEXT call on a worker thread while the current one runs, so it costs neither device nor host-thread time.
 /// Draws are a pure function of (seed, call index) through a SplitMix64 stream, so a run is reproducible
 /// and independent of thread timing.
 /// </remarks>
@@ -74,15 +74,19 @@ public sealed class LogUniformSampler
         if (ids.Length != Samples) throw new ArgumentException($"DrawUnique: {ids.Length} slots for {Samples} samples.");
         ulong state = StateFor(call);
         int count = 0, tries = 0;
-        while (count < Samples)
+        // The scratch marks are shared: one draw at a time (the sampled head draws on a worker thread).
+        lock (taken)
         {
-            int k = Draw(ref state);
-            tries++;
-            if (taken[k]) continue;
-            taken[k] = true;
-            ids[count++] = k;
+            while (count < Samples)
+            {
+                int k = Draw(ref state);
+                tries++;
+                if (taken[k]) continue;
+                taken[k] = true;
+                ids[count++] = k;
+            }
+            foreach (int k in ids) taken[k] = false;
         }
-        foreach (int k in ids) taken[k] = false;
         return tries;
     }
 

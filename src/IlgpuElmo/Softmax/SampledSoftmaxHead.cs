@@ -22,7 +22,9 @@ namespace IlgpuElmo.Softmax;
 /// touched rows, one GEMM for the sampled logits, one row kernel (true-logit dot product, masked
 /// log-sum-exp, loss, gradient in place), GEMMs for dL/dh and dL/dW_samples, fixed-order kernels folding in
 /// the true rows' share (no atomics on repeated targets: deterministic), and a scatter-add of the unique
-/// rows into the parameter gradients. The next call's sample is drawn on the host while the device works.
+/// rows into the parameter gradients. The loss is summed on the device. Nothing waits for the device: the
+/// next call's sample is drawn on a worker thread while this call's host planning and device work run
+/// (each sample a pure function of (seed, call), so the thread's timing changes nothing).
 /// </remarks>
 public sealed class SampledSoftmaxHead : ISoftmaxHead
 {
@@ -42,6 +44,7 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
     readonly DrawnSample sampleA, sampleB;
     DrawnSample prefetched;
     long prefetchedCall = -1;
+    Task? pendingDraw;  // drawing `prefetched` for call `prefetchedCall` on a worker thread
     DeviceTensor<int>? touchedRows;
 
     public SampledSoftmaxHead(ComputeDevice device, int vocabularySize, int hiddenSize, int samples, ulong seed,
@@ -93,14 +96,26 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         Weight.TouchedCount = Bias.TouchedCount = 0;
     }
 
-    /// <summary>The sampled loss with the next sample of this head's sampler (see <see cref="ISoftmaxHead.ForwardBackward"/>).</summary>
+    /// <summary>The sampled loss with the next sample of this head's sampler (see <see cref="ISoftmaxHead.ForwardBackward(AcceleratorStream, DeviceTensor{float}, DeviceTensor{int}, DeviceTensor{float}, float)"/>).</summary>
     public double ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> gradHidden, float lossScale)
     {
         rows.CheckShapes(hidden, targets, gradHidden, HiddenSize);
-        var sample = prefetched;
-        if (prefetchedCall != Calls) Draw(sample, Calls);
+        var host = rows.ReadTargets(stream, targets, VocabularySize).ToArray();
+        var sum = workspace.Get<float>("loss-sum", 1);
+        ForwardBackward(stream, hidden, new TrainingTargets(host, targets), gradHidden, lossScale, new LossOutput(sum.View, 1f));
+        return SoftmaxRows.ReadScalar(stream, sum);
+    }
+
+    /// <summary>The sampled loss with the next sample, written to <paramref name="loss"/> on the device (no host wait).</summary>
+    public void ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, TrainingTargets targets, DeviceTensor<float> gradHidden,
+        float lossScale, LossOutput loss)
+    {
+        int n = rows.CheckShapes(hidden, null, gradHidden, HiddenSize);
+        var host = rows.CheckTargets(targets, n, VocabularySize);
+        var sample = TakeSample(Calls);
         Calls++;
-        return Run(stream, hidden, targets, gradHidden, lossScale, sample, prefetchNext: true);
+        PrefetchSample(ReferenceEquals(sample, sampleA) ? sampleB : sampleA, Calls);
+        Run(stream, hidden, host, targets.Device, gradHidden, lossScale, sample, loss);
     }
 
     /// <summary>
@@ -119,7 +134,31 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         var sample = new DrawnSample(Samples) { Tries = tries };
         ids.CopyTo(sample.Ids);
         for (int j = 0; j < Samples; j++) sample.LogQ[j] = LogExpectedCount(sample.Ids[j], tries);
-        return Run(stream, hidden, targets, gradHidden, lossScale, sample, prefetchNext: false);
+        var host = rows.ReadTargets(stream, targets, VocabularySize);
+        var sum = workspace.Get<float>("loss-sum", 1);
+        Run(stream, hidden, host, targets, gradHidden, lossScale, sample, new LossOutput(sum.View, 1f));
+        return SoftmaxRows.ReadScalar(stream, sum);
+    }
+
+    /// <summary>The sample of <paramref name="call"/>: the prefetched one when it is that call's (waiting for the worker), else drawn now.</summary>
+    DrawnSample TakeSample(long call)
+    {
+        pendingDraw?.GetAwaiter().GetResult();
+        pendingDraw = null;
+        if (prefetchedCall != call)
+        {
+            Draw(prefetched, call);
+            prefetchedCall = call;
+        }
+        return prefetched;
+    }
+
+    /// <summary>Starts drawing call <paramref name="call"/>'s sample into <paramref name="into"/> (not the sample in use) on a worker thread.</summary>
+    void PrefetchSample(DrawnSample into, long call)
+    {
+        prefetched = into;
+        prefetchedCall = call;
+        pendingDraw = Task.Run(() => Draw(into, call));
     }
 
     /// <summary>S distinct ids in draw order, the draws it took, and log(expected count) of each id.</summary>
@@ -136,16 +175,21 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         for (int j = 0; j < sample.Ids.Length; j++) sample.LogQ[j] = LogExpectedCount(sample.Ids[j], sample.Tries);
     }
 
-    double Run(AcceleratorStream s, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> gradHidden, float lossScale,
-        DrawnSample sample, bool prefetchNext)
+    void Run(AcceleratorStream s, DeviceTensor<float> hidden, ReadOnlySpan<int> hostTargets, DeviceTensor<int> targets, DeviceTensor<float> gradHidden,
+        float lossScale, DrawnSample sample, LossOutput loss)
     {
         int n = hidden.Shape[0], p = HiddenSize, samples = Samples;
-        var hostTargets = rows.ReadTargets(s, targets, VocabularySize);
-        if (n == 0) return 0;
+        if (n == 0)
+        {
+            SoftmaxRows.WriteLoss(device, s, workspace.Get<float>("row-loss", 1).Slice(0, 0), loss);
+            return;
+        }
 
         int touched = BuildRowLists(hostTargets, sample, out int valid);
         var layout = new PackedLayout(touched, n, valid);
-        var ints = workspace.Get<int>("ints", layout.Total);
+        // Sized for the most rows a call over n rows can touch (S + n), so a new maximum never reallocates.
+        int most = samples + n;
+        var ints = workspace.GetWithin<int>("ints", new PackedLayout(most, n, n).Total, layout.Total);
         ints.CopyFrom(s, packedInts.AsSpan(0, layout.Total));
         var floats = workspace.Get<float>("floats", samples + n);
         floats.CopyFrom(s, packedFloats.AsSpan(0, samples + n));
@@ -160,8 +204,8 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         var embedding = device.Kernels(rt => new EmbeddingKernels(rt));
         var kernels = device.Kernels(rt => new SoftmaxKernels(rt));
         // touchedW [U, P], touchedB [U]: samples first, so rows [0, S) are the sampled weights.
-        var touchedW = workspace.Get<float>("touched-W", touched, p);
-        var touchedB = workspace.Get<float>("touched-b", touched);
+        var touchedW = workspace.GetWithin<float>("touched-W", (long)most * p, touched, p);
+        var touchedB = workspace.GetWithin<float>("touched-b", most, touched);
         embedding.Gather(s, Weight.Value.View, p, touchedIds, touchedW.View);
         embedding.Gather(s, Bias.Value.View, 1, touchedIds, touchedB.View);
         var sampledW = touchedW.Slice(0, samples);
@@ -179,8 +223,8 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         kernels.AddTrueRows(s, prm, trueGrad.View, touchedW.View, rowTouched, gradHidden.View);
 
         // dL/dW for the touched rows: dL/dlogits^T h for the samples, plus the true rows' share; then scatter.
-        var gradTouchedW = workspace.Get<float>("touched-grad-W", touched, p);
-        var gradTouchedB = workspace.Get<float>("touched-grad-b", touched);
+        var gradTouchedW = workspace.GetWithin<float>("touched-grad-W", (long)most * p, touched, p);
+        var gradTouchedB = workspace.GetWithin<float>("touched-grad-b", most, touched);
         device.Gemm.Multiply(s, logits, true, hidden, false, gradTouchedW.Slice(0, samples));
         kernels.TouchedWeightGradient(s, prm, trueGrad.View, hidden.View, offsets, rowList, gradTouchedW.View);
         var ones = workspace.Get<float>("ones", 1, n);
@@ -190,15 +234,7 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
         embedding.ScatterAdd(s, gradTouchedW.View, p, touchedIds, Weight.Gradient.View);
         embedding.ScatterAdd(s, gradTouchedB.View, 1, touchedIds, Bias.Gradient.View);
         PublishTouchedRows(s);
-
-        if (prefetchNext)
-        {
-            // The device is busy with this call: draw the next call's sample now (its own buffers).
-            prefetched = ReferenceEquals(sample, sampleA) ? sampleB : sampleA;
-            Draw(prefetched, Calls);
-            prefetchedCall = Calls;
-        }
-        return rows.SumLosses(s, rowLoss);
+        SoftmaxRows.WriteLoss(device, s, rowLoss, loss);
     }
 
     /// <summary>Where each list lives in the packed int upload: rowTouched [N] | hit [N] | touched [U] | offsets [U+1] | rowList [valid].</summary>
@@ -310,6 +346,7 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
 
     public void Dispose()
     {
+        pendingDraw?.GetAwaiter().GetResult();
         exact.Dispose();
         workspace.Dispose();
         touchedRows?.Dispose();

@@ -1,4 +1,5 @@
 using IlgpuElmo.Tensors;
+using IlgpuElmo.Kernels;
 using ILGPU.Runtime;
 
 namespace IlgpuElmo.Softmax;
@@ -25,8 +26,7 @@ internal sealed class SoftmaxRows(string head)
     }
 
     /// <summary>
-    /// Copies the targets to the host and checks each is below <paramref name="vocabularySize"/> (negative =
-    /// padding). Throws <see cref="InputException"/> naming the first bad row. The span is valid until the next call.
+    /// Copies the targets to the host and checks them (<see cref="CheckTargets"/>). The span is valid until the next call.
     /// </summary>
     public ReadOnlySpan<int> ReadTargets(AcceleratorStream stream, DeviceTensor<int> targetIds, int vocabularySize)
     {
@@ -34,13 +34,40 @@ internal sealed class SoftmaxRows(string head)
         if (targets.Length < n) targets = new int[n];
         var host = targets.AsSpan(0, n);
         targetIds.CopyTo(stream, host);
+        CheckTargets(host, vocabularySize);
+        return host;
+    }
+
+    /// <summary>
+    /// Checks each target is below <paramref name="vocabularySize"/> (negative = padding). Throws
+    /// <see cref="InputException"/> naming the first bad row.
+    /// </summary>
+    public void CheckTargets(ReadOnlySpan<int> host, int vocabularySize)
+    {
+        int n = host.Length;
         for (int r = 0; r < n; r++)
             if (host[r] >= vocabularySize)
                 throw new InputException(
                     $"{head}: target word id {host[r]} (row {r} of {n}) is outside the vocabulary of {vocabularySize} words. " +
                     "Token ids must come from the same vocabulary file the model was built with; padding rows use -1.");
-        return host;
     }
+
+    /// <summary>Checks a training call's targets: their count, the host copy's values.</summary>
+    public ReadOnlySpan<int> CheckTargets(TrainingTargets targetIds, int rows, int vocabularySize)
+    {
+        Shape.Check($"{head}: targets", targetIds.Device.Shape, new Shape(rows));
+        if (targetIds.Host.Length != rows)
+            throw new ShapeMismatchException($"{head}: {targetIds.Host.Length} host targets for {rows} rows.");
+        CheckTargets(targetIds.Host, vocabularySize);
+        return targetIds.Host;
+    }
+
+    /// <summary>Writes loss.Slot[0] = loss.Scale * (sum of rowLoss [N]) on the device, in a fixed order.</summary>
+    public static void WriteLoss(ComputeDevice device, AcceleratorStream stream, DeviceTensor<float> rowLoss, LossOutput loss) =>
+        device.Kernels(rt => new ReductionKernels(rt)).SumScaled(stream, rowLoss.View, loss.Scale, loss.Slot);
+
+    /// <summary>Reads one device float (a loss a training call wrote) back: a host wait.</summary>
+    public static double ReadScalar(AcceleratorStream stream, DeviceTensor<float> slot) => slot.ToArray(stream)[0];
 
     /// <summary>Reads rowLoss [N] back (waits for the device) and adds it up in float64.</summary>
     public double SumLosses(AcceleratorStream stream, DeviceTensor<float> rowLoss)

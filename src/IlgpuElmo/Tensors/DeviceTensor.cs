@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using IlgpuElmo.Kernels;
 
 namespace IlgpuElmo.Tensors;
 
@@ -63,20 +64,33 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
         return this;
     }
 
+    /// <summary>
+    /// Copies host data in. Through the stream's <see cref="UploadStaging"/> when it has one (every
+    /// <see cref="ComputeDevice"/> stream does): the host does not wait and <paramref name="source"/> may be
+    /// reused at once. Otherwise ILGPU's copy, which waits for the stream.
+    /// </summary>
     public void CopyFrom(AcceleratorStream stream, ReadOnlySpan<T> source)
     {
         if (source.Length != Length)
             throw new ShapeMismatchException($"Copy into {Shape}: expected {Length} elements, got {source.Length}.");
+        if (UploadStaging.Of(stream) is { } staging)
+        {
+            staging.Upload(source, View);
+            return;
+        }
         View.CopyFromCPU(stream, source);
+        DeviceCounters.Of(stream.Accelerator).CountUpload();
+        DeviceCounters.Wait(stream);
     }
 
-    /// <summary>Copies to the host and waits for the copy (not for hot loops).</summary>
+    /// <summary>Copies to the host and waits for the copy: a host synchronisation (counted), not for hot loops.</summary>
     public void CopyTo(AcceleratorStream stream, Span<T> destination)
     {
         if (destination.Length != Length)
             throw new ShapeMismatchException($"Copy from {Shape}: expected {Length} elements, got {destination.Length}.");
         View.CopyToCPU(stream, destination);
-        stream.Synchronize();
+        DeviceCounters.Of(stream.Accelerator).CountDownload();
+        DeviceCounters.Wait(stream);
     }
 
     public T[] ToArray(AcceleratorStream stream)
@@ -86,7 +100,12 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
         return result;
     }
 
-    public void Clear(AcceleratorStream stream) => View.MemSetToZero(stream);
+    /// <summary>Zeroes the tensor on the stream (a device memset: counted as a launch).</summary>
+    public void Clear(AcceleratorStream stream)
+    {
+        DeviceCounters.Of(stream.Accelerator).CountLaunches();
+        View.MemSetToZero(stream);
+    }
 
     /// <summary>The memory as a host span: only on ILGPU's CPU accelerator, whose buffers are host memory.</summary>
     public Span<T> HostSpan() => View.AsHostSpan();

@@ -13,7 +13,14 @@ public sealed class Workspace(ComputeDevice device) : IDisposable
     /// <summary>Total bytes currently held.</summary>
     public long Bytes { get; private set; }
 
-    public DeviceTensor<T> Get<T>(string name, params int[] dims) where T : unmanaged
+    public DeviceTensor<T> Get<T>(string name, params int[] dims) where T : unmanaged => GetWithin<T>(name, 0, dims);
+
+    /// <summary>
+    /// Like <see cref="Get{T}"/>, but a new buffer holds at least <paramref name="capacity"/> elements: for
+    /// buffers whose size varies per call up to a known bound (rows per cluster, distinct rows touched), so
+    /// the first call allocates the bound and later ones never reallocate.
+    /// </summary>
+    public DeviceTensor<T> GetWithin<T>(string name, long capacity, params int[] dims) where T : unmanaged
     {
         var shape = new Shape(dims);
         if (buffers.TryGetValue(name, out var existing))
@@ -25,10 +32,12 @@ public sealed class Workspace(ComputeDevice device) : IDisposable
             tensor.Dispose();
             buffers.Remove(name);
         }
-        var fresh = device.Allocate<T>(shape, $"workspace '{name}'");
+        long size = Math.Max(shape.Size, capacity);
+        if (size > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(capacity), size, $"Workspace '{name}': a buffer holds at most 2^31-1 elements.");
+        var fresh = device.Allocate<T>(new Shape((int)size), $"workspace '{name}'");
         buffers[name] = fresh;
         Bytes += fresh.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-        return fresh;
+        return DeviceTensor<T>.FromView(fresh.View.SubView(0, shape.Size), shape);
     }
 
     public void Dispose()

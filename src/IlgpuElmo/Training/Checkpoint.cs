@@ -12,30 +12,111 @@ namespace IlgpuElmo.Training;
 /// <summary>
 /// A run's checkpoint, DIR/checkpoint.bin: every tensor that determines what happens next (parameters,
 /// optimizer state, the LSTM states carried between windows) and the trainer's position (step, data
-/// position, options and vocabulary fingerprints) in one sealed <see cref="TensorArchive"/>, written
-/// atomically so the last good checkpoint survives a crash mid-write.
+/// position, options and vocabulary fingerprints) in one sealed <see cref="TensorArchive"/>.
 /// </summary>
+/// <remarks>
+/// The last two good checkpoints are kept. A save writes checkpoint.pending.bin completely (temp file,
+/// flush, rename), then renames checkpoint.bin to checkpoint.previous.bin and the pending file to
+/// checkpoint.bin. At every instant a complete checkpoint exists under one of the three names, and a
+/// reader finds the newest: checkpoint.bin, or checkpoint.pending.bin when a kill fell between the two
+/// renames. A damaged latest checkpoint is reported with the previous one's step and the way to resume
+/// from it (<c>elmo train --resume DIR --from-previous</c>), never used or replaced silently.
+/// </remarks>
 public static class Checkpoint
 {
-    public const string FileName = "checkpoint.bin";
+    public const string FileName = "checkpoint.bin", PreviousFileName = "checkpoint.previous.bin",
+        PendingFileName = "checkpoint.pending.bin", DamagedFileName = "checkpoint.damaged.bin";
 
     public static string PathIn(string runDirectory) => System.IO.Path.Combine(runDirectory, FileName);
+
+    public static string PreviousPathIn(string runDirectory) => System.IO.Path.Combine(runDirectory, PreviousFileName);
+
+    /// <summary>The newest complete checkpoint's path: checkpoint.bin, or the pending one a kill left between renames.</summary>
+    public static string LatestPathIn(string runDirectory)
+    {
+        string current = PathIn(runDirectory), pending = System.IO.Path.Combine(runDirectory, PendingFileName);
+        return !File.Exists(current) && File.Exists(pending) ? pending : current;
+    }
 
     public static void Save(string runDirectory, AcceleratorStream stream, TrainerPosition position,
         IEnumerable<(string Name, DeviceTensor<float> Tensor)> tensors)
     {
         var metadata = JsonSerializer.SerializeToNode(position)!.AsObject();
         var data = tensors.Select(t => (t.Name, t.Tensor.Shape.Dims.ToArray(), t.Tensor.ToArray(stream)));
-        TensorArchive.Write(PathIn(runDirectory), metadata, data);
+        string current = PathIn(runDirectory), pending = System.IO.Path.Combine(runDirectory, PendingFileName);
+        TensorArchive.Write(pending, metadata, data);
+        if (File.Exists(current)) File.Move(current, PreviousPathIn(runDirectory), overwrite: true);
+        File.Move(pending, current);
     }
 
-    /// <summary>Reads DIR/checkpoint.bin; errors name the file and what is wrong.</summary>
-    public static (TrainerPosition Position, Dictionary<string, (int[] Shape, float[] Data)> Tensors) Load(string runDirectory)
+    /// <summary>
+    /// Reads the newest checkpoint (or, with <paramref name="fromPrevious"/>, the one before it). A
+    /// damaged newest one is an error that names it and says whether and how the previous one can be used.
+    /// </summary>
+    public static (TrainerPosition Position, Dictionary<string, (int[] Shape, float[] Data)> Tensors) Load(
+        string runDirectory, bool fromPrevious = false)
     {
-        var (metadata, tensors) = TensorArchive.Read(PathIn(runDirectory));
-        var position = metadata.Deserialize<TrainerPosition>()
-            ?? throw new InputException($"Checkpoint '{PathIn(runDirectory)}' has no trainer position.");
-        return (position, tensors);
+        string previous = PreviousPathIn(runDirectory);
+        if (fromPrevious)
+        {
+            if (!File.Exists(previous))
+                throw new InputException($"--from-previous: there is no previous checkpoint in {runDirectory} ('{previous}' does not exist).");
+            return Read(previous);
+        }
+        string latest = LatestPathIn(runDirectory);
+        if (!File.Exists(latest) && !File.Exists(previous))
+            throw new InputException(
+                $"There is no checkpoint in {runDirectory} ('{latest}' does not exist: the run stopped before its first checkpoint, " +
+                $"or this is not a run folder); start the run again with elmo train --out {runDirectory} --overwrite.");
+        try
+        {
+            return Read(latest);
+        }
+        catch (InputException e) when (File.Exists(latest) || File.Exists(previous))
+        {
+            throw new InputException($"{e.Message} {PreviousAdvice(runDirectory)}", e);
+        }
+    }
+
+    /// <summary>
+    /// Moves a damaged checkpoint.bin aside (checkpoint.damaged.bin) before a run continues from the
+    /// previous one, so the next save's rotation cannot push the good previous checkpoint out.
+    /// </summary>
+    public static void SetAsideLatest(string runDirectory)
+    {
+        string current = PathIn(runDirectory);
+        if (File.Exists(current)) File.Move(current, System.IO.Path.Combine(runDirectory, DamagedFileName), overwrite: true);
+    }
+
+    static string PreviousAdvice(string runDirectory)
+    {
+        string previous = PreviousPathIn(runDirectory);
+        if (!File.Exists(previous))
+            return $"There is no previous checkpoint; start a new run (elmo train --out {runDirectory} --overwrite).";
+        try
+        {
+            var (position, _) = Read(previous);
+            return $"The previous checkpoint '{previous}' (step {position.Step}) is intact: continue from it with elmo train --resume {runDirectory} --from-previous.";
+        }
+        catch (InputException)
+        {
+            return $"The previous checkpoint '{previous}' is damaged too; start a new run (elmo train --out {runDirectory} --overwrite).";
+        }
+    }
+
+    static (TrainerPosition, Dictionary<string, (int[] Shape, float[] Data)>) Read(string path)
+    {
+        var (metadata, tensors) = TensorArchive.Read(path);
+        TrainerPosition? position;
+        try
+        {
+            position = metadata.Deserialize<TrainerPosition>();
+        }
+        catch (JsonException e)
+        {
+            throw new InputException($"Checkpoint '{path}' has an unreadable trainer position ({e.Message}).", e);
+        }
+        return (position ?? throw new InputException($"Checkpoint '{path}' has no trainer position."), tensors);
     }
 
     /// <summary>

@@ -17,9 +17,10 @@ public interface ILanguageModelTrainee : IHasParameters
     /// Forward and backward over window number <paramref name="step"/> with dropout from
     /// <paramref name="seed"/>; accumulates every parameter's gradient (of the mean of the two directions'
     /// mean token losses) and carries LSTM states to the next window. Every random choice depends only on
-    /// (seed, step), so a resumed run repeats an uninterrupted one. Returns each direction's mean token loss.
+    /// (seed, step), so a resumed run repeats an uninterrupted one. Enqueues the work without waiting for
+    /// the device and writes each direction's mean token loss into <paramref name="scalars"/> on the device.
     /// </summary>
-    (double Forward, double Backward) TrainStep(LmBatch batch, long step, ulong seed);
+    void TrainStep(LmBatch batch, long step, ulong seed, StepScalars scalars);
 
     /// <summary>
     /// Exact mean negative log-likelihood per direction over one pass of <paramref name="batcher"/> (no

@@ -1,3 +1,4 @@
+using ILGPU;
 using ILGPU.Runtime;
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
@@ -23,20 +24,32 @@ public sealed record OptimizerOptions(
 /// and zeroes the gradients for the next step (fused in the update kernels). Row-sparse parameters are
 /// updated only in the rows their layer's backward listed as touched.
 /// </summary>
+/// <remarks>
+/// Clipping never waits for the host: each parameter's squared gradient is reduced into its slice of one
+/// partials buffer (<see cref="ReductionKernels"/>: coalesced grid-stride blocks, fixed order), one kernel
+/// sums the partials into the norm and the clip scale, and the update kernels read the scale from the
+/// device. The caller reads the norm later with the step's losses (<see cref="StepScalars"/>).
+/// Launches per step: one per parameter (its partials), one finish, one update per parameter (row-sparse
+/// ones only when rows were touched).
+/// </remarks>
 public sealed class Optimizer : IDisposable
 {
-    const int NormChunk = 4096;
     readonly ComputeDevice device;
     readonly OptimizerKernels kernels;
-    readonly ElementwiseKernels elementwise;
+    readonly ReductionKernels reductions;
     readonly List<Slot> slots = new();
+    readonly DeviceTensor<float> normPartials;
+    readonly DeviceTensor<float> unitScale;
+    readonly DeviceTensor<int> noRows;
 
     public Optimizer(ComputeDevice device, IEnumerable<Parameter> parameters, OptimizerOptions options)
     {
         this.device = device;
         Options = options;
         kernels = device.Kernels(rt => new OptimizerKernels(rt));
-        elementwise = device.Kernels(rt => new ElementwiseKernels(rt));
+        reductions = device.Kernels(rt => new ReductionKernels(rt));
+        var elementwise = device.Kernels(rt => new ElementwiseKernels(rt));
+        long partialsStart = 0;
         foreach (var p in parameters)
         {
             var first = device.Allocate<float>(p.Shape, $"optimizer state of {p.Name}");
@@ -47,51 +60,61 @@ public sealed class Optimizer : IDisposable
                 second = device.Allocate<float>(p.Shape, $"optimizer state of {p.Name}");
                 second.Clear(device.Stream);
             }
-            long partials = p.RowSparse ? Math.Max(1, p.Shape[0]) : (p.Value.Length + NormChunk - 1) / NormChunk;
-            slots.Add(new Slot(p, first, second, device.Allocate<float>(new Shape((int)Math.Max(1, partials)), $"norm partials of {p.Name}")));
+            // A row-sparse parameter's partials are sized for all its rows; fewer touched rows leave blocks that write 0.
+            int blocks = reductions.BlocksFor(p.Value.Length);
+            slots.Add(new Slot(p, first, second, partialsStart, blocks));
+            partialsStart += blocks;
         }
+        Parameters = slots.Select(s => s.Parameter).ToList();
+        normPartials = device.Allocate<float>(new Shape((int)Math.Max(1, partialsStart)), "gradient norm partials");
+        normPartials.Clear(device.Stream);
+        unitScale = device.Allocate<float>(new Shape(1), "unit gradient scale");
+        elementwise.Fill(device.Stream, unitScale.View, 1f);
+        noRows = device.Allocate<int>(new Shape(1), "no touched rows");
+        noRows.Clear(device.Stream);
     }
 
     public OptimizerOptions Options { get; }
 
+    /// <summary>The parameters this optimizer updates, in its order.</summary>
+    public IReadOnlyList<Parameter> Parameters { get; }
+
     /// <summary>Updates applied so far (Adam's bias correction uses it; checkpoints keep it).</summary>
     public long StepCount { get; set; }
 
-    /// <summary>The global L2 norm of all gradients (touched rows only for row-sparse ones); one host synchronisation.</summary>
-    public double GradientNorm()
+    /// <summary>Data-parallel training's gradient combination, run before the norm; null on a single device.</summary>
+    public IGradientAllReduce? AllReduce { get; init; }
+
+    /// <summary>
+    /// Global-norm clipping then one update, all enqueued on the device without a host wait:
+    /// normAndScale [2] receives the global L2 norm of all gradients (touched rows only for row-sparse
+    /// ones) and tf.clip_by_global_norm's scale (1 when <paramref name="clipNorm"/> &lt;= 0, NaN when the norm
+    /// is not finite), which the update kernels read.
+    /// </summary>
+    public void ClipAndStep(float clipNorm, ArrayView<float> normAndScale)
     {
         var s = device.Stream;
+        AllReduce?.AllReduce(s, Parameters);
         foreach (var slot in slots)
         {
             var p = slot.Parameter;
-            if (p.RowSparse)
-            {
-                if (p.TouchedCount > 0)
-                    kernels.SquaredNormRows(s, Rows(p), p.Gradient.View, slot.NormPartials.View.SubView(0, p.TouchedCount));
-            }
-            else
-            {
-                elementwise.SquaredNormPartials(s, p.Gradient.View, NormChunk, slot.NormPartials.View);
-            }
+            var partials = normPartials.View.SubView(slot.PartialsStart, slot.Blocks);
+            if (p.RowSparse) reductions.SquaredNormRowBlocks(s, Rows(p), p.Gradient.View, partials);
+            else reductions.SquaredNormBlocks(s, p.Gradient.View, partials);
         }
-        double total = 0;
-        foreach (var slot in slots)
-        {
-            int used = slot.Parameter.RowSparse ? slot.Parameter.TouchedCount : (int)slot.NormPartials.Length;
-            if (used == 0) continue;
-            var host = new float[used];
-            slot.NormPartials.View.SubView(0, used).CopyToCPU(s, host);
-            foreach (float v in host) total += v;
-        }
-        return Math.Sqrt(total);
+        reductions.FinishNorm(s, normPartials.View, clipNorm, normAndScale);
+        Update(normAndScale.SubView(1, 1));
     }
 
-    /// <summary>Applies one update with the gradients multiplied by <paramref name="gradScale"/>, then zeroes them.</summary>
-    public void Step(float gradScale = 1f)
+    /// <summary>Applies one update with the gradients as they are (no clipping), then zeroes them.</summary>
+    public void Step() => Update(unitScale.View);
+
+    /// <summary>One update with every gradient multiplied by gradScale[0] (a device scalar), then zeroed.</summary>
+    void Update(ArrayView<float> gradScale)
     {
         StepCount++;
         var o = Options;
-        var step = new OptimizerStep(o.LearningRate, gradScale, o.Beta1, o.Beta2, o.Epsilon,
+        var step = new OptimizerStep(o.LearningRate, o.Beta1, o.Beta2, o.Epsilon,
             1f - MathF.Pow(o.Beta1, StepCount), 1f - MathF.Pow(o.Beta2, StepCount));
         var s = device.Stream;
         foreach (var slot in slots)
@@ -100,17 +123,17 @@ public sealed class Optimizer : IDisposable
             if (p.RowSparse)
             {
                 if (p.TouchedCount == 0) continue;
-                if (o.Kind == OptimizerKind.Adagrad) kernels.AdagradRows(s, step, Rows(p), p.Value.View, p.Gradient.View, slot.First.View);
-                else kernels.AdamRows(s, step, Rows(p), p.Value.View, p.Gradient.View, slot.First.View, slot.Second!.View);
+                if (o.Kind == OptimizerKind.Adagrad) kernels.AdagradRows(s, step, Rows(p), p.Value.View, p.Gradient.View, slot.First.View, gradScale);
+                else kernels.AdamRows(s, step, Rows(p), p.Value.View, p.Gradient.View, slot.First.View, slot.Second!.View, gradScale);
                 p.TouchedCount = 0;
             }
             else if (o.Kind == OptimizerKind.Adagrad)
             {
-                kernels.Adagrad(s, step, p.Value.View, p.Gradient.View, slot.First.View);
+                kernels.Adagrad(s, step, p.Value.View, p.Gradient.View, slot.First.View, gradScale);
             }
             else
             {
-                kernels.Adam(s, step, p.Value.View, p.Gradient.View, slot.First.View, slot.Second!.View);
+                kernels.Adam(s, step, p.Value.View, p.Gradient.View, slot.First.View, slot.Second!.View, gradScale);
             }
         }
     }
@@ -129,7 +152,9 @@ public sealed class Optimizer : IDisposable
         }
     }
 
-    static RowSet Rows(Parameter p) => new(p.TouchedRows!.View, p.TouchedCount, (int)p.Shape.RowSize);
+    RowSet Rows(Parameter p) => p.TouchedRows is null || p.TouchedCount == 0
+        ? new(noRows.View, 0, (int)p.Shape.RowSize)
+        : new(p.TouchedRows.View, p.TouchedCount, (int)p.Shape.RowSize);
 
     public void Dispose()
     {
@@ -137,9 +162,11 @@ public sealed class Optimizer : IDisposable
         {
             slot.First.Dispose();
             slot.Second?.Dispose();
-            slot.NormPartials.Dispose();
         }
+        normPartials.Dispose();
+        unitScale.Dispose();
+        noRows.Dispose();
     }
 
-    sealed record Slot(Parameter Parameter, DeviceTensor<float> First, DeviceTensor<float>? Second, DeviceTensor<float> NormPartials);
+    sealed record Slot(Parameter Parameter, DeviceTensor<float> First, DeviceTensor<float>? Second, long PartialsStart, int Blocks);
 }

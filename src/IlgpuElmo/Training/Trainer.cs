@@ -14,8 +14,9 @@ public enum TrainingOutcome { Completed, Interrupted }
 public sealed class TrainingDivergedException(string message) : InputException(message);
 
 /// <summary>
-/// The training loop: a window, forward and backward, global-norm clipping, the optimizer step;
-/// metrics every step, a checkpoint every N steps and when cancelled (Ctrl-C), held-out perplexity every
+/// The training loop: a window, forward and backward, global-norm clipping, the optimizer step, all
+/// enqueued on the device; then one host wait per step, reading the losses and gradient norm together;
+/// metrics every step, a checkpoint every N steps and when cancelled (Ctrl-C, SIGTERM, SIGHUP), held-out perplexity every
 /// M steps. Every random choice derives from (seed, step), so a resumed run makes the same choices an
 /// uninterrupted one would.
 /// </summary>
@@ -43,27 +44,38 @@ public sealed class Trainer(
             .Concat(optimizer.StateTensors().Select(t => ("optimizer/" + t.Name, t.Tensor)))
             .Concat(model.StateTensors.Select(t => ("state/" + t.Name, t.Tensor)));
 
-    /// <summary>Continues from DIR/checkpoint.bin: parameters, optimizer, LSTM states, data position, step, metrics.</summary>
-    public void Resume()
+    /// <summary>
+    /// Continues from DIR's newest checkpoint (or, with <paramref name="fromPrevious"/>, the one before
+    /// it, setting a damaged newest one aside): parameters, optimizer, LSTM states, data position, step,
+    /// metrics. A checkpoint already at or past the plan's last step is an error naming both, before
+    /// anything in the folder changes.
+    /// </summary>
+    public void Resume(bool fromPrevious = false)
     {
-        string path = Checkpoint.PathIn(runDirectory);
-        var (position, tensors) = Checkpoint.Load(runDirectory);
+        string path = fromPrevious ? Checkpoint.PreviousPathIn(runDirectory) : Checkpoint.LatestPathIn(runDirectory);
+        var (position, tensors) = Checkpoint.Load(runDirectory, fromPrevious);
         if (position.OptionsFingerprint != optionsFingerprint)
             throw new InputException($"Checkpoint '{path}' was made with different options than this command's; resume with the run's own options.json.");
         if (position.VocabularyFingerprint != vocabularyFingerprint)
             throw new InputException($"Checkpoint '{path}' was made with a different vocabulary; resume with the run's own vocab.txt.");
+        if (position.Step >= plan.TotalSteps)
+            throw new InputException(
+                $"The run in {runDirectory} has done {position.Step} steps and its target is {plan.TotalSteps}: " +
+                $"to train further, ask for more than {position.Step} steps (--steps N, or --epochs N).");
         Checkpoint.Restore(path, device.Stream, tensors, CheckpointTensors());
+        if (fromPrevious) Checkpoint.SetAsideLatest(runDirectory);
         optimizer.StepCount = position.Step;
         train.Restore(position.Batcher);
         step = position.Step;
         tokensSeen = position.TokensSeen;
         elapsedBefore = position.ElapsedSeconds;
         metrics.TruncateAfter(step);
-        observer.OnMessage($"resumed from {path} at step {step}");
+        observer.OnMessage($"resumed from {path} at step {step} of {plan.TotalSteps}");
     }
 
     public TrainingOutcome Run(CancellationToken cancel)
     {
+        using var scalars = new StepScalars(device);
         var watch = Stopwatch.StartNew();
         long startStep = step, startTokens = tokensSeen;
         if (step == 0 && File.Exists(metrics.Path)) File.Delete(metrics.Path);
@@ -77,13 +89,14 @@ public sealed class Trainer(
             }
             var batch = train.Next() ?? throw new InvalidOperationException("The training batcher ran dry.");
             ulong stepSeed = CounterRandom.Hash(plan.Seed, (ulong)step);
-            var (lossF, lossB) = model.TrainStep(batch, step, stepSeed);
-            double norm = optimizer.GradientNorm();
+            model.TrainStep(batch, step, stepSeed, scalars);
+            optimizer.ClipAndStep((float)plan.ClipNorm, scalars.NormAndScale);
+            // The step's one host wait: losses and norm in one copy, for the metrics and the divergence check.
+            var (lossF, lossB, norm, _) = scalars.Read(device.Stream);
             if (!double.IsFinite(lossF) || !double.IsFinite(lossB) || !double.IsFinite(norm))
                 throw new TrainingDivergedException(
                     $"Training diverged at step {step + 1}: loss forward {lossF}, backward {lossB}, gradient norm {norm}. " +
                     $"The last good checkpoint is kept in {runDirectory}; resume from it with a lower learning_rate or all_clip_norm_val.");
-            optimizer.Step(GradientClipping.Scale(norm, plan.ClipNorm));
             step++;
             tokensSeen += batch.TargetCount * 2L;
             double seconds = watch.Elapsed.TotalSeconds;

@@ -24,6 +24,9 @@ public class CliTests
         var output = new StringWriter();
         Assert.True(SelfCheckCommand.Run(TestDevices.Host, output), output.ToString());
         Assert.Contains("selfcheck passed", output.ToString());
+        Assert.Contains("input rounding, A x 1E-6", output.ToString());
+        Assert.Contains("input rounding, B x 1E+5", output.ToString());
+        Assert.Contains("math measured: fp32 (inputs exact); fp32 asked: ok", output.ToString());
     }
 }
 

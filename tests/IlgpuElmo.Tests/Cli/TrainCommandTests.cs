@@ -107,8 +107,14 @@ public class BenchCommandTests
     {
         var options = TinyModels.Options(chars: true, SoftmaxKind.Sampled);
         var r = IlgpuElmo.Cli.Commands.BenchCommand.Run(TestDevices.Host, options, vocabularySize: 60, steps: 2, warmup: 1);
+        Assert.Equal(options.BatchSize * options.UnrollSteps, r.PositionsPerStep);
         Assert.Equal(2 * options.BatchSize * options.UnrollSteps, r.TokensPerStep);
         Assert.True(r.TokensPerSecond > 0 && double.IsFinite(r.TokensPerSecond));
+        Assert.Equal(2 * r.PositionsPerSecond, r.TokensPerSecond, 1e-9 * r.TokensPerSecond);
+        var report = r.Report().ToList();
+        Assert.Contains("ms/step", report[0]);
+        Assert.Contains($"batch {options.BatchSize} x unroll {options.UnrollSteps}): {r.PositionsPerStep},", report[1]);
+        Assert.Contains($"both directions (2 x {options.BatchSize} x {options.UnrollSteps}): {r.TokensPerStep},", report[2]);
         Assert.Contains("sampled softmax", r.Model);
         Assert.Equal(2, IlgpuElmo.Cli.Program.Run(["bench", "--vocab-size", "3"], TextWriter.Null));
     }

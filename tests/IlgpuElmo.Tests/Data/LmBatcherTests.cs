@@ -69,4 +69,15 @@ public class LmBatcherTests
         using var temp = new TempDirectory();
         Assert.Equal(3 + 1 + 2 + 1, LmBatcher.CountTargets([temp.File("a.txt", "a b c\n\nd e\n")]));
     }
+
+    [Fact]
+    public void ATrainingPassOverACorpusWithoutSentencesIsAnErrorNotASpin()
+    {
+        using var temp = new TempDirectory();
+        string blank = temp.File("blank.txt", "  \n\t\n"), invalid = Path.Combine(temp.Path, "invalid.txt");
+        File.WriteAllBytes(invalid, [0xC3, 0x28, (byte)'\n']);
+        var batcher = new LmBatcher([blank, invalid], Vocab("a"), batchSize: 2, steps: 3, training: true, seed: 1);
+        Assert.Contains("has no sentence to train on", Assert.Throws<InputException>(() => batcher.Next()).Message);
+    }
 }
+

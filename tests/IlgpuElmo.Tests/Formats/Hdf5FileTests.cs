@@ -119,4 +119,35 @@ public class Hdf5FileTests
         Assert.Equal(64, b.Length);
         Assert.Equal(23, file.DatasetNames().Count);
     }
+
+    [Fact]
+    public void ATruncatedWeightFileIsAnErrorNamingItAtEveryCutPoint()
+    {
+        string fixture = TempFolder.Fixture("bilm_weights_tiny.hdf5");
+        byte[] bytes = File.ReadAllBytes(fixture);
+        var expected = new Dictionary<string, float[]>();
+        using (var whole = WeightFile.Open(fixture))
+            foreach (var name in whole.DatasetNames()) expected[name] = whole.Read(name, out _);
+        using var folder = new TempFolder();
+        string path = folder.File("cut.hdf5");
+        var cuts = Enumerable.Range(0, 64).Select(i => (int)((long)bytes.Length * i / 64)).Concat([1, 7, 8, 100, 511, 512, bytes.Length - 1]).Distinct();
+        int refused = 0;
+        foreach (int cut in cuts)
+        {
+            File.WriteAllBytes(path, bytes[..cut]);
+            try
+            {
+                using var file = WeightFile.Open(path);
+                foreach (var (name, values) in expected)
+                    Assert.True(values.AsSpan().SequenceEqual(file.Read(name, out _)), $"cut at {cut}: '{name}' read back different values without an error");
+            }
+            catch (InputException e)
+            {
+                Assert.Contains(path, e.Message);
+                Assert.DoesNotContain('\n', e.Message);
+                refused++;
+            }
+        }
+        Assert.True(refused >= 64, $"only {refused} cuts were refused");
+    }
 }

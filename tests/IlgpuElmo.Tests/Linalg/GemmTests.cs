@@ -126,7 +126,7 @@ public class GemmTests
     /// batches further apart than needed); C's pad is poisoned with NaN to show it is never touched, and
     /// with beta = 0, C itself is poisoned to show it is never read.
     /// </summary>
-    static void Check(ComputeDevice device, Gemm gemm, Random random, int m, int n, int k, bool ta, bool tb,
+    internal static void Check(ComputeDevice device, Gemm gemm, Random random, int m, int n, int k, bool ta, bool tb,
         float alpha, float beta, int batch, int padA, int padB, int padC)
     {
         int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;

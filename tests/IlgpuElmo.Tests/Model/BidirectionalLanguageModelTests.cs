@@ -23,11 +23,13 @@ public class BidirectionalLanguageModelTests
         double Perplexity() { var (f, b, _) = model.Evaluate(new LmBatcher([dev], vocab, 4, 5, false, 0)); return Math.Exp((f + b) / 2); }
         double before = Perplexity();
         Assert.InRange(before, vocab.Count * 0.5, vocab.Count * 2.0);
+        using var scalars = new StepScalars(device);
         for (int step = 0; step < 600; step++)
         {
-            var (lf, lb) = model.TrainStep(batcher.Next()!, step, (ulong)step);
-            Assert.True(double.IsFinite(lf) && double.IsFinite(lb));
-            optimizer.Step(GradientClipping.Scale(optimizer.GradientNorm(), 10));
+            model.TrainStep(batcher.Next()!, step, (ulong)step, scalars);
+            optimizer.ClipAndStep(10f, scalars.NormAndScale);
+            var read = scalars.Read(device.Stream);
+            Assert.True(double.IsFinite(read.LossForward) && double.IsFinite(read.LossBackward) && double.IsFinite(read.GradientNorm));
         }
         double after = Perplexity();
         Assert.True(after < before / 4, $"perplexity {before:F1} -> {after:F1}");
@@ -49,12 +51,14 @@ public class BidirectionalLanguageModelTests
         var options = TinyModels.Options(chars, SoftmaxKind.Full, batch: 2, steps: 4) with { NTokensVocab = vocab.Count };
         using var model = BidirectionalLanguageModel.Create(device, options, vocab);
         var batch = new LmBatcher([train], vocab, 2, 4, training: false, seed: 0).Next()!;
+        using var scalars = new StepScalars(device);
         double Loss()
         {
             model.ResetStates();
             foreach (var p in model.Parameters) p.Gradient.Clear(device.Stream);
-            var (f, b) = model.TrainStep(batch, 0, 1);
-            return (f + b) / 2;
+            model.TrainStep(batch, 0, 1, scalars);
+            var read = scalars.Read(device.Stream);
+            return (read.LossForward + read.LossBackward) / 2;
         }
         Loss();
         var checkedParameters = model.Parameters.Where(p => p.Shape.Rank == 2).Take(6).Concat(model.Parameters.Where(p => p.Name.Contains("softmax/b"))).ToList();

@@ -116,4 +116,25 @@ public class BilmOptionsTests
         Assert.Equal(o.ToJson(), BilmOptions.Load(folder.File("options.json")).Options.ToJson());
         Assert.Throws<InputException>(() => BilmOptions.Load(folder.File("missing.json")));
     }
+
+    [Fact]
+    public void AdaptiveCutoffsThatDoNotFitAreFittedToTheVocabulary()
+    {
+        var preset = new SoftmaxOptions(SoftmaxKind.Adaptive, [1000, 6000], 4f);
+        Assert.True(preset.Fits(19423));
+        Assert.Same(preset, preset.FitTo(19423));
+        Assert.Equal([1000], preset.FitTo(3794).Cutoffs);
+        Assert.Equal([12], preset.FitTo(24).Cutoffs);
+        Assert.Equal([1], preset.FitTo(3).Cutoffs);
+        var sampled = new SoftmaxOptions(SoftmaxKind.Sampled, [], 4f);
+        Assert.Same(sampled, sampled.FitTo(10));
+    }
+
+    [Fact]
+    public void InvalidJsonNamesTheFileAndTheLine()
+    {
+        var e = Assert.Throws<InputException>(() => BilmOptions.Parse("{\n  \"lstm\": {\n    \"dim\": 4,,\n", "my/options.json"));
+        Assert.StartsWith("my/options.json line 3: not valid JSON (", e.Message);
+    }
 }
+

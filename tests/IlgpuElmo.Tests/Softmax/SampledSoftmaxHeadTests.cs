@@ -194,6 +194,35 @@ public class SampledSoftmaxHeadTests
         Assert.NotEqual(first[0], first[1]);
     }
 
+    /// <summary>
+    /// The next sample is drawn on a worker thread while a call runs; whether that prefetch is used or the
+    /// trainer jumps to another call index, call k's loss is the one its own sample (seed, k) gives.
+    /// </summary>
+    [Fact]
+    public void ACallsSampleDependsOnlyOnSeedAndCallWhateverWasPrefetched()
+    {
+        var d = TestDevices.Host;
+        var random = new Random(6);
+        var w = TestData.Random(random, V * P);
+        var h = TestData.Random(random, Targets.Length * P);
+        using var dh = d.Upload<float>(h, Targets.Length, P);
+        using var dt = d.Upload<int>(Targets, Targets.Length);
+        using var grad = d.Allocate<float>(new IlgpuElmo.Tensors.Shape(Targets.Length, P));
+        using var inOrder = new SampledSoftmaxHead(d, V, P, S, Seed);
+        using var jumping = new SampledSoftmaxHead(d, V, P, S, Seed);
+        inOrder.Weight.Value.CopyFrom(d.Stream, w);
+        jumping.Weight.Value.CopyFrom(d.Stream, w);
+        var sequence = Enumerable.Range(0, 4).Select(_ => inOrder.ForwardBackward(d.Stream, dh, dt, grad, 1f)).ToArray();
+        foreach (long call in new long[] { 3, 1, 2, 0 })
+        {
+            jumping.Calls = call;
+            Assert.Equal(sequence[call], jumping.ForwardBackward(d.Stream, dh, dt, grad, 1f));
+            var ids = new int[S];
+            int tries = jumping.Sampler.DrawUnique(call, ids);
+            Assert.Equal(sequence[call], jumping.ForwardBackward(d.Stream, dh, dt, grad, 1f, ids, tries));
+        }
+    }
+
     [Fact]
     public void BadInputIsReported()
     {

@@ -57,5 +57,7 @@ public class DeviceTensorTests
         Assert.Contains("softmax logits", e.Message);
         Assert.Contains("needs 16384.00 GiB", e.Message);
         Assert.Contains("--batch-size", e.Message);
+        Assert.Contains($"the device has {ComputeDevice.FormatBytes(global::IlgpuElmo.Devices.DeviceCatalog.HostMemoryBytes)} in all", e.Message);
+        Assert.DoesNotContain("8589934592", e.Message);
     }
 }

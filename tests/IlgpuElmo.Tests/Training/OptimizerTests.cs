@@ -1,3 +1,4 @@
+using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
 using IlgpuElmo.Model;
@@ -27,6 +28,7 @@ public class OptimizerTests
         dense.Value.CopyFrom(d.Stream, w0);
         table.Value.CopyFrom(d.Stream, t0);
         using var optimizer = new Optimizer(d, [dense, table], options);
+        using var scalars = new StepScalars(d);
         double[] w = w0.Select(x => (double)x).ToArray(), t = t0.Select(x => (double)x).ToArray();
         double[] s1w = new double[15], s2w = new double[15], s1t = new double[24], s2t = new double[24];
         if (options.Kind == OptimizerKind.Adagrad) { Array.Fill(s1w, 1.0); Array.Fill(s1t, 1.0); }
@@ -41,9 +43,11 @@ public class OptimizerTests
             table.TouchedRows = touched;
             table.TouchedCount = 2;
             double norm = Math.Sqrt(gw.Sum(g => (double)g * g) + gt.Sum(g => (double)g * g));
-            Assert.Equal(norm, optimizer.GradientNorm(), 4);
-            float scale = GradientClipping.Scale(norm, 5.0);
-            optimizer.Step(scale);
+            optimizer.ClipAndStep(5f, scalars.NormAndScale);
+            var read = scalars.Read(d.Stream);
+            Assert.Equal(norm, read.GradientNorm, 4);
+            double scale = norm > 5 ? 5 / norm : 1;
+            Assert.Equal(scale, read.ClipScale, 5);
             Reference(options, step, scale, w, gw, s1w, s2w, null);
             Reference(options, step, scale, t, gt, s1t, s2t, [4, 1]);
             TestData.AssertClose(dense.Value.ToArray(d.Stream), w, 1e-5, 1e-6, "dense weights");
@@ -79,8 +83,56 @@ public class OptimizerTests
     [Fact]
     public void ClippingScalesOnlyAboveTheThreshold()
     {
-        Assert.Equal(1f, GradientClipping.Scale(3, 10));
-        Assert.Equal(0.5f, GradientClipping.Scale(20, 10));
-        Assert.True(float.IsNaN(GradientClipping.Scale(double.NaN, 10)));
+        Assert.Equal(1f, ReductionKernels.ClipScale(3, 10));
+        Assert.Equal(0.5f, ReductionKernels.ClipScale(20, 10));
+        Assert.Equal(1f, ReductionKernels.ClipScale(20, 0));
+        Assert.True(float.IsNaN(ReductionKernels.ClipScale(float.NaN, 10)));
+        Assert.True(float.IsNaN(ReductionKernels.ClipScale(float.PositiveInfinity, 10)));
+    }
+
+    /// <summary>A gradient that is not finite reaches the host as a NaN norm and scale (the trainer stops on it).</summary>
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void ANonFiniteGradientGivesANaNNormAndScale(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        using var dense = Parameter.Create(d, "dense", new Shape(40));
+        var g = TestData.Random(new Random(3), 40);
+        g[17] = float.PositiveInfinity;
+        dense.Gradient.CopyFrom(d.Stream, g);
+        using var optimizer = new Optimizer(d, [dense], new OptimizerOptions());
+        using var scalars = new StepScalars(d);
+        optimizer.ClipAndStep(1f, scalars.NormAndScale);
+        var read = scalars.Read(d.Stream);
+        Assert.True(double.IsInfinity(read.GradientNorm) || double.IsNaN(read.GradientNorm));
+        Assert.True(double.IsNaN(read.ClipScale));
+    }
+
+    /// <summary>The data-parallel seam runs before the norm: a stand-in that sums two identical replicas doubles it.</summary>
+    [Fact]
+    public void TheAllReduceRunsBeforeTheNorm()
+    {
+        var d = TestDevices.Host;
+        using var dense = Parameter.Create(d, "dense", new Shape(7, 3));
+        var g = TestData.Random(new Random(4), 21);
+        dense.Gradient.CopyFrom(d.Stream, g);
+        var replicas = new TwoIdenticalReplicas(d);
+        using var optimizer = new Optimizer(d, [dense], new OptimizerOptions()) { AllReduce = replicas };
+        using var scalars = new StepScalars(d);
+        optimizer.ClipAndStep(0f, scalars.NormAndScale);
+        Assert.Equal(1, replicas.Calls);
+        Assert.Equal(2 * Math.Sqrt(g.Sum(x => (double)x * x)), scalars.Read(d.Stream).GradientNorm, 4);
+    }
+
+    sealed class TwoIdenticalReplicas(ComputeDevice device) : IGradientAllReduce
+    {
+        public int Calls { get; private set; }
+
+        public void AllReduce(ILGPU.Runtime.AcceleratorStream stream, IReadOnlyList<Parameter> parameters)
+        {
+            Calls++;
+            var elementwise = device.Kernels(rt => new ElementwiseKernels(rt));
+            foreach (var p in parameters) elementwise.Axpby(stream, 1f, p.Gradient.View, 1f, p.Gradient.View);
+        }
     }
 }

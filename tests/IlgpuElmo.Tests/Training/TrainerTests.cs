@@ -96,7 +96,9 @@ public class TrainerTests
     {
         using var temp = new TempDirectory();
         string corpus = TinyModels.Corpus(temp, 40, 1);
-        using var run = new Run(temp.Path, corpus, false, new Recorder(), learningRate: 1e30f, steps: 50, checkpointEvery: 1);
+        // 1e38: the weights reach float's range, so the logits overflow. (At 1e30 the fused multiply-adds of
+        // the host GEMM saturate overflowing products to +-inf, which the LSTM's clips absorb: no NaN.)
+        using var run = new Run(temp.Path, corpus, false, new Recorder(), learningRate: 1e38f, steps: 50, checkpointEvery: 1);
         var e = Assert.Throws<TrainingDivergedException>(() => run.Trainer.Run(CancellationToken.None));
         Assert.Matches("at step [0-9]+", e.Message);
         int failed = int.Parse(System.Text.RegularExpressions.Regex.Match(e.Message, "at step ([0-9]+)").Groups[1].Value);
@@ -120,5 +122,79 @@ public class TrainerTests
         File.WriteAllBytes(path, bytes);
         using var other = new Run(temp.Path, corpus, true, new Recorder());
         Assert.Contains("different options", Assert.Throws<InputException>(() => other.Trainer.Resume()).Message);
+    }
+
+    [Fact]
+    public void TheLastTwoCheckpointsAreKeptAndADamagedLatestOneOffersThePrevious()
+    {
+        using var temp = new TempDirectory();
+        string corpus = TinyModels.Corpus(temp, 40, 1);
+        float[][] atStep6;
+        using (var run = new Run(temp.Path, corpus, false, new Recorder(), steps: 6, checkpointEvery: 3))
+        {
+            run.Trainer.Run(CancellationToken.None);
+            atStep6 = run.Weights();
+        }
+        Assert.Equal(6, Checkpoint.Load(temp.Path).Position.Step);
+        Assert.Equal(3, Checkpoint.Load(temp.Path, fromPrevious: true).Position.Step);
+
+        // A flipped byte in the latest: the error names it, the previous one's step and how to use it.
+        string latest = Checkpoint.PathIn(temp.Path);
+        byte[] good = File.ReadAllBytes(latest);
+        byte[] bad = (byte[])good.Clone();
+        bad[bad.Length / 2] ^= 0x40;
+        File.WriteAllBytes(latest, bad);
+        using (var run = new Run(temp.Path, corpus, false, new Recorder(), steps: 8))
+        {
+            var e = Assert.Throws<InputException>(() => run.Trainer.Resume());
+            Assert.Contains("checksum", e.Message);
+            Assert.Contains($"'{Checkpoint.PreviousPathIn(temp.Path)}' (step 3) is intact", e.Message);
+            Assert.Contains("--from-previous", e.Message);
+        }
+        Assert.Equal(bad, File.ReadAllBytes(latest));
+
+        // Continuing from the previous one sets the damaged file aside and trains the same steps again.
+        using (var run = new Run(temp.Path, corpus, false, new Recorder(), steps: 6, checkpointEvery: 3))
+        {
+            run.Trainer.Resume(fromPrevious: true);
+            Assert.Equal(3, run.Trainer.Step);
+            run.Trainer.Run(CancellationToken.None);
+            var again = run.Weights();
+            for (int i = 0; i < atStep6.Length; i++) Assert.Equal(atStep6[i], again[i]);
+        }
+        Assert.Equal(bad, File.ReadAllBytes(Path.Combine(temp.Path, Checkpoint.DamagedFileName)));
+        Assert.Equal(3, Checkpoint.Load(temp.Path, fromPrevious: true).Position.Step);
+    }
+
+    [Fact]
+    public void AKillBetweenTheRotationsRenamesLeavesTheNewestCheckpointReadable()
+    {
+        using var temp = new TempDirectory();
+        string corpus = TinyModels.Corpus(temp, 40, 1);
+        using (var run = new Run(temp.Path, corpus, false, new Recorder(), steps: 6, checkpointEvery: 3))
+            run.Trainer.Run(CancellationToken.None);
+        // The state after "checkpoint.bin -> previous" and before "pending -> checkpoint.bin".
+        File.Move(Checkpoint.PathIn(temp.Path), Path.Combine(temp.Path, Checkpoint.PendingFileName));
+        Assert.Equal(6, Checkpoint.Load(temp.Path).Position.Step);
+        using var resumed = new Run(temp.Path, corpus, false, new Recorder(), steps: 7);
+        resumed.Trainer.Resume();
+        Assert.Equal(6, resumed.Trainer.Step);
+    }
+
+    [Fact]
+    public void ResumingARunThatReachedItsTargetSaysHowManyStepsWereDone()
+    {
+        using var temp = new TempDirectory();
+        string corpus = TinyModels.Corpus(temp, 40, 1);
+        using (var run = new Run(temp.Path, corpus, false, new Recorder(), steps: 4))
+            run.Trainer.Run(CancellationToken.None);
+        byte[] metrics = File.ReadAllBytes(Path.Combine(temp.Path, "metrics.jsonl"));
+        using (var run = new Run(temp.Path, corpus, false, new Recorder(), steps: 3))
+            Assert.Contains("has done 4 steps and its target is 3", Assert.Throws<InputException>(() => run.Trainer.Resume()).Message);
+        Assert.Equal(metrics, File.ReadAllBytes(Path.Combine(temp.Path, "metrics.jsonl")));
+        using var further = new Run(temp.Path, corpus, false, new Recorder(), steps: 5);
+        further.Trainer.Resume();
+        Assert.Equal(TrainingOutcome.Completed, further.Trainer.Run(CancellationToken.None));
+        Assert.Equal(5, Checkpoint.Load(temp.Path).Position.Step);
     }
 }

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using IlgpuElmo.Data;
+using IlgpuElmo.Formats;
+
+namespace IlgpuElmo.Model;
+
+/// <summary>
+/// `elmo export`: a model as a folder that bilm-tf and allennlp read, and that nothing of the model is
+/// lost from:
+/// <list type="bullet">
+/// <item>options.json: bilm-tf's keys only (char_cnn, lstm, and bilm-tf's training keys), with
+/// char_cnn.n_characters 262 as bilm-tf and allennlp expect at inference.</item>
+/// <item>weights.hdf5: exactly the datasets of <see cref="BilmWeightNames.Expected"/> (char CNN, highway,
+/// projection or the word embedding table, both LSTM stacks with TensorFlow's names and gate order).</item>
+/// <item>softmax.hdf5: our softmax head's weights under our parameter names (softmax/W [V, P] and
+/// softmax/b [V] as in bilm-tf's training checkpoints for the full and sampled softmax; adaptive/... for
+/// the adaptive one); row k is word k of vocab.txt. Published readers do not use a softmax.</item>
+/// <item>vocab.txt: the vocabulary (the embedding table's and the softmax's rows).</item>
+/// <item>elmo-options.json: the model's complete options with our own keys, as `elmo train` wrote them.</item>
+/// </list>
+/// </summary>
+public static class PublishedExport
+{
+    public const string OptionsFile = "options.json", WeightsFile = "weights.hdf5", SoftmaxFile = "softmax.hdf5",
+        VocabularyFile = "vocab.txt", FullOptionsFile = "elmo-options.json";
+
+    /// <summary>bilm-tf's n_characters for inference: 261 character ids plus the masking id 0.</summary>
+    const int InferenceCharacters = 262;
+
+    /// <summary>Our options keys, which bilm-tf and allennlp do not know.</summary>
+    static readonly string[] OwnKeys = ["softmax", "optimizer", "learning_rate", "initial_accumulator_value", "precision", "seed"];
+
+    /// <summary>Writes the export into <paramref name="folder"/> (each file atomically); returns what the published files cannot express.</summary>
+    public static IReadOnlyList<string> Write(BidirectionalLanguageModel model, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        model.ExportPublished(Path.Combine(folder, WeightsFile));
+        model.ExportSoftmax(Path.Combine(folder, SoftmaxFile));
+        model.Vocabulary.Save(Path.Combine(folder, VocabularyFile));
+        AtomicFile.WriteAllText(Path.Combine(folder, OptionsFile), PublishedOptions(model.Options).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(folder, FullOptionsFile), model.Options.ToJson());
+        return LeftOut(model.Options);
+    }
+
+    /// <summary>The softmax file beside a published weight file (an export's), or null when there is none.</summary>
+    public static string? SoftmaxBeside(string weightsPath)
+    {
+        string path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, SoftmaxFile);
+        return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>The vocabulary file beside a published weight file, or null when there is none.</summary>
+    public static string? VocabularyBeside(string weightsPath)
+    {
+        string path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, VocabularyFile);
+        return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>The options with bilm-tf's keys only.</summary>
+    public static JsonObject PublishedOptions(BilmOptions options)
+    {
+        var json = JsonNode.Parse(options.ToJson())!.AsObject();
+        foreach (var key in OwnKeys) json.Remove(key);
+        if (json["char_cnn"] is JsonObject cnn) cnn["n_characters"] = InferenceCharacters;
+        // bilm-tf's sample_softmax says sampled or full; an adaptive softmax has no bilm-tf spelling.
+        if (options.EffectiveSoftmax.Kind == SoftmaxKind.Adaptive) json.Remove("sample_softmax");
+        return json;
+    }
+
+    /// <summary>One line per thing the published options and weights leave out, saying where it is instead.</summary>
+    public static IReadOnlyList<string> LeftOut(BilmOptions options)
+    {
+        var s = options.EffectiveSoftmax;
+        var lines = new List<string>
+        {
+            $"the softmax weights ({s.Kind.ToString().ToLowerInvariant()} softmax): published weight files have none; they are in {SoftmaxFile} (rows = {VocabularyFile})",
+            "the optimizer state, the carried LSTM states and the data position: exported weights start no resumable run (use the run folder's checkpoint.bin)",
+        };
+        if (s.Kind == SoftmaxKind.Adaptive)
+            lines.Add($"softmax kind adaptive (cutoffs {string.Join(",", s.Cutoffs)}, div_value {s.DivValue}): bilm-tf has only sample_softmax true/false; kept in {FullOptionsFile}");
+        bool bilmTfOptimizer = options.Optimizer == OptimizerKind.Adagrad && options.EffectiveLearningRate == 0.2f && options.InitialAccumulatorValue == 1f;
+        if (!bilmTfOptimizer)
+            lines.Add($"optimizer {options.Optimizer.ToString().ToLowerInvariant()}, learning_rate {options.EffectiveLearningRate}, initial_accumulator_value {options.InitialAccumulatorValue}: bilm-tf always trains with Adagrad 0.2 / 1.0; kept in {FullOptionsFile}");
+        if (options.Precision != Devices.Precision.Fp32)
+            lines.Add($"precision {options.Precision.ToString().ToLowerInvariant()}: kept in {FullOptionsFile}");
+        lines.Add($"seed {options.Seed}: kept in {FullOptionsFile}");
+        var lstm = options.Lstm;
+        if (!lstm.Projects)
+            lines.Add($"lstm.projection_dim {lstm.ProjectionDim} >= lstm.dim {lstm.Dim}: our LSTMs project anyway (W_P_0 [{lstm.Dim}, {lstm.ProjectionDim}] is in {WeightsFile}); " +
+                "allennlp's Elmo reads that (it always projects), bilm-tf builds no projection then and does not");
+        if (!lstm.UseSkipConnections && lstm.NLayers > 1)
+            lines.Add("use_skip_connections false: bilm-tf honours it, but allennlp's Elmo always adds the residual around layers above the first, so its vectors would differ");
+        if (!options.UsesCharacters)
+            lines.Add("a word-input model: bilm-tf reads it (use_character_inputs=False, embedding_weight_file=weights.hdf5); allennlp's Elmo needs a char_cnn and cannot");
+        return lines;
+    }
+}

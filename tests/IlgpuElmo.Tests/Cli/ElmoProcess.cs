@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace IlgpuElmo.Tests.Cli;
+
+/// <summary>
+/// The built `elmo` program (elmo.dll, copied beside the tests by the project reference) run as a real
+/// child process: for what only a separate process shows (an OS lock held by another process, a signal).
+/// </summary>
+sealed class ElmoProcess : IDisposable
+{
+    readonly Process process;
+    readonly System.Text.StringBuilder stderr = new();
+
+    public ElmoProcess(string workingDirectory, params string[] args)
+    {
+        // The dotnet CLI names its own host for the processes it starts (dotnet test included).
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "elmo.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        process = Process.Start(start)!;
+        process.ErrorDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+    }
+
+    public int Id => process.Id;
+
+    public string Stderr
+    {
+        get { lock (stderr) return stderr.ToString(); }
+    }
+
+    /// <summary>Runs to the end (at most two minutes) and returns the exit code.</summary>
+    public int WaitForExit()
+    {
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), $"elmo did not exit; stderr: {Stderr}");
+        process.WaitForExit();
+        return process.ExitCode;
+    }
+
+    /// <summary>Waits (at most a minute) until <paramref name="condition"/> holds while the process runs.</summary>
+    public void WaitUntil(Func<bool> condition, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (process.HasExited) Assert.Fail($"elmo exited ({process.ExitCode}) before {what}; stderr: {Stderr}");
+            Assert.True(watch.Elapsed < TimeSpan.FromMinutes(1), $"timed out waiting for {what}; stderr: {Stderr}");
+            Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>Sends a POSIX signal (15 SIGTERM, 1 SIGHUP) as a scheduler or `timeout` would.</summary>
+    public void Signal(int signal) => Assert.Equal(0, kill(process.Id, signal));
+
+    [DllImport("libc", SetLastError = true)]
+    static extern int kill(int pid, int sig);
+
+    public void Dispose()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+        process.Dispose();
+    }
+}
