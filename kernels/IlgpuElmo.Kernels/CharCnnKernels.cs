@@ -12,11 +12,14 @@ namespace IlgpuElmo.Kernels;
 /// single GEMM with the weights W [1, w, d, n] read as [w*d, n] (row j*d+e), bilm-tf's own layout.</item>
 /// <item>Max over positions, then bias and activation (bilm-tf: conv + b, max_pool, activation; the bias
 /// is constant over positions, so adding it after the max is the same), keeping the argmax position.</item>
-/// <item>Backward: the activation's derivative, then gradients that flow only through each filter's argmax
-/// window: the weight gradient (one thread per weight, tokens summed in order: deterministic) and the
-/// gradient of the embedded characters (one thread per (token, embedding column), no races).</item>
+/// <item>Backward: the activation's derivative; the max-pool's backward routes each filter's gradient to its
+/// argmax row of a dense conv gradient dConv [N*P, n] (zeros elsewhere), so the rest is the forward GEMM's
+/// two gradient GEMMs (the caller's: dW += windows^T dConv, dWindows = dConv W^T) and the windows'
+/// backward, which adds each window row back onto the characters it was gathered from (one thread per
+/// (token, character, embedding column): no races, a fixed order, the same sums on every run).</item>
 /// </list>
-/// and the highway layer's pointwise part, y = t * relu(x W_T + b_T) + (1 - t) * x with
+/// Host execution runs the window and max-pool kernels as <see cref="CharCnnHostRows"/>' per-token versions.
+/// Also the highway layer's pointwise part, y = t * relu(x W_T + b_T) + (1 - t) * x with
 /// t = sigmoid(x W_C + b_C) (bilm-tf's "carry" weights compute the gate t).
 /// </summary>
 public sealed class CharCnnKernels
@@ -28,8 +31,8 @@ public sealed class CharCnnKernels
     readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<float>> windows;
     readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>> maxPool;
     readonly Action<AcceleratorStream, Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<float>> activationBackward;
-    readonly Action<AcceleratorStream, Index1D, CharConvParams, CharConvGradViews, ArrayView<float>, ArrayView<float>> weightGrad;
-    readonly Action<AcceleratorStream, Index1D, CharConvParams, CharConvGradViews, ArrayView<float>, ArrayView<float>> inputGrad;
+    readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<float>> maxPoolBackward;
+    readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<float>, ArrayView<float>> windowsBackward;
     readonly Action<AcceleratorStream, Index1D, int, HighwayViews> highwayForward;
     readonly Action<AcceleratorStream, Index1D, HighwayViews, ArrayView<float>> highwayBackward;
 
@@ -40,8 +43,8 @@ public sealed class CharCnnKernels
         windows = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<float>>(WindowsKernel);
         maxPool = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>>(MaxPoolKernel);
         activationBackward = acc.LoadAutoGroupedKernel<Index1D, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ActivationBackwardKernel);
-        weightGrad = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, CharConvGradViews, ArrayView<float>, ArrayView<float>>(WeightGradKernel);
-        inputGrad = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, CharConvGradViews, ArrayView<float>, ArrayView<float>>(InputGradKernel);
+        maxPoolBackward = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<float>>(MaxPoolBackwardKernel);
+        windowsBackward = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, ArrayView<float>, ArrayView<float>>(WindowsBackwardKernel);
         highwayForward = acc.LoadAutoGroupedKernel<Index1D, int, HighwayViews>(HighwayForwardKernel);
         highwayBackward = acc.LoadAutoGroupedKernel<Index1D, HighwayViews, ArrayView<float>>(HighwayBackwardKernel);
     }
@@ -56,8 +59,8 @@ public sealed class CharCnnKernels
         Check(windows.Length == (long)p.Tokens * p.Positions * p.Width * p.EmbedDim,
             $"Windows: windows have {windows.Length} elements, expected [{p.Tokens * p.Positions}, {p.Width * p.EmbedDim}].");
         var q = p;
-        runtime.For(s, windows.Length, (st, i) => this.windows(st, i, q, charIds, charEmbed, windows),
-            i => WindowsKernel(i, q, charIds, charEmbed, windows));
+        runtime.ForRows(s, windows.Length, (st, i) => this.windows(st, i, q, charIds, charEmbed, windows),
+            p.Tokens, token => CharCnnHostRows.Windows(token, q, charIds, charEmbed, windows));
     }
 
     /// <summary>
@@ -71,8 +74,8 @@ public sealed class CharCnnKernels
         Check(output.Length == (long)p.Tokens * p.TotalFilters && argmax.Length == output.Length,
             $"MaxPool: output {output.Length} / argmax {argmax.Length} elements, expected [{p.Tokens}, {p.TotalFilters}].");
         var q = p;
-        runtime.For(s, (long)p.Tokens * p.Filters, (st, i) => maxPool(st, i, q, conv, bias, output, argmax),
-            i => MaxPoolKernel(i, q, conv, bias, output, argmax));
+        runtime.ForRows(s, (long)p.Tokens * p.Filters, (st, i) => maxPool(st, i, q, conv, bias, output, argmax),
+            p.Tokens, token => CharCnnHostRows.MaxPool(token, q, conv, bias, output, argmax));
     }
 
     /// <summary>gradPre[i] = gradOut[i] * act'(from the activation's output[i]); all views [N, F].</summary>
@@ -84,29 +87,34 @@ public sealed class CharCnnKernels
     }
 
     /// <summary>
-    /// weightGrad[j*d + e, f] += sum over tokens of charEmbed[charIds[tok, argmax + j], e] * gradPre[tok, off + f]
-    /// (argmax and gradPre of this group's filter f). weightGrad [w*d, n].
+    /// Backward of <see cref="MaxPool"/>'s max: gradConv[tok*P + t, f] = gradPre[tok, off + f] where t is that
+    /// filter's argmax, else 0. argmax and gradPre [N, F] (this group at column off); gradConv [N*P, n].
     /// </summary>
-    public void WeightGrad(AcceleratorStream s, in CharConvParams p, in CharConvGradViews g, ArrayView<float> charEmbed, ArrayView<float> weightGrad)
+    public void MaxPoolBackward(AcceleratorStream s, in CharConvParams p, ArrayView<int> argmax, ArrayView<float> gradPre, ArrayView<float> gradConv)
     {
-        Check(weightGrad.Length == (long)p.Width * p.EmbedDim * p.Filters, $"WeightGrad: gradient has {weightGrad.Length} elements, expected [{p.Width * p.EmbedDim}, {p.Filters}].");
+        Check(argmax.Length == (long)p.Tokens * p.TotalFilters && gradPre.Length == argmax.Length,
+            $"MaxPoolBackward: argmax {argmax.Length} / gradient {gradPre.Length} elements, expected [{p.Tokens}, {p.TotalFilters}].");
+        Check(gradConv.Length == (long)p.Tokens * p.Positions * p.Filters,
+            $"MaxPoolBackward: conv gradient has {gradConv.Length} elements, expected [{p.Tokens * p.Positions}, {p.Filters}].");
         var q = p;
-        var v = g;
-        runtime.For(s, weightGrad.Length, (st, i) => this.weightGrad(st, i, q, v, charEmbed, weightGrad),
-            i => WeightGradKernel(i, q, v, charEmbed, weightGrad));
+        runtime.ForRows(s, gradConv.Length, (st, i) => maxPoolBackward(st, i, q, argmax, gradPre, gradConv),
+            p.Tokens, token => CharCnnHostRows.MaxPoolBackward(token, q, argmax, gradPre, gradConv));
     }
 
     /// <summary>
-    /// gradEmbedded[tok, argmax_f + j, e] += weight[j*d + e, f] * gradPre[tok, off + f] for every filter f of
-    /// the group. weight [w*d, n]; gradEmbedded [N, L, d] (groups are launched one after another).
+    /// Backward of <see cref="Windows"/> into the embedded characters: gradEmbedded[tok, c, e] += sum over the
+    /// window offsets j (0 &lt;= c - j &lt; P, j &lt; w, ascending) of gradWindows[tok*P + c - j, j*d + e].
+    /// gradWindows [N*P, w*d]; gradEmbedded [N, L, d] (groups add one after another).
     /// </summary>
-    public void InputGrad(AcceleratorStream s, in CharConvParams p, in CharConvGradViews g, ArrayView<float> weight, ArrayView<float> gradEmbedded)
+    public void WindowsBackward(AcceleratorStream s, in CharConvParams p, ArrayView<float> gradWindows, ArrayView<float> gradEmbedded)
     {
-        Check(gradEmbedded.Length == (long)p.Tokens * p.MaxChars * p.EmbedDim, $"InputGrad: gradient has {gradEmbedded.Length} elements, expected [{p.Tokens}, {p.MaxChars}, {p.EmbedDim}].");
+        Check(gradWindows.Length == (long)p.Tokens * p.Positions * p.Width * p.EmbedDim,
+            $"WindowsBackward: window gradient has {gradWindows.Length} elements, expected [{p.Tokens * p.Positions}, {p.Width * p.EmbedDim}].");
+        Check(gradEmbedded.Length == (long)p.Tokens * p.MaxChars * p.EmbedDim,
+            $"WindowsBackward: gradient has {gradEmbedded.Length} elements, expected [{p.Tokens}, {p.MaxChars}, {p.EmbedDim}].");
         var q = p;
-        var v = g;
-        runtime.For(s, (long)p.Tokens * p.EmbedDim, (st, i) => inputGrad(st, i, q, v, weight, gradEmbedded),
-            i => InputGradKernel(i, q, v, weight, gradEmbedded));
+        runtime.ForRows(s, gradEmbedded.Length, (st, i) => windowsBackward(st, i, q, gradWindows, gradEmbedded),
+            p.Tokens, token => CharCnnHostRows.WindowsBackward(token, q, gradWindows, gradEmbedded));
     }
 
     /// <summary>
@@ -175,34 +183,25 @@ public sealed class CharCnnKernels
         gradPre[i] = activation == Tanh ? gradOut[i] * (1f - y * y) : (y > 0f ? gradOut[i] : 0f);
     }
 
-    /// <summary>Thread per weight (j*d + e, f): tokens in ascending order, so the sum is the same on every run.</summary>
-    public static void WeightGradKernel(Index1D i, CharConvParams p, CharConvGradViews g, ArrayView<float> charEmbed, ArrayView<float> weightGrad)
+    public static void MaxPoolBackwardKernel(Index1D i, CharConvParams p, ArrayView<int> argmax, ArrayView<float> gradPre, ArrayView<float> gradConv)
     {
-        int q = i / p.Filters, f = i - q * p.Filters;
-        int j = q / p.EmbedDim, e = q - j * p.EmbedDim;
-        float sum = 0f;
-        for (int token = 0; token < p.Tokens; token++)
-        {
-            long at = (long)token * p.TotalFilters + p.ColumnOffset + f;
-            int c = g.CharIds[(long)token * p.MaxChars + g.Argmax[at] + j];
-            sum += charEmbed[(long)c * p.EmbedDim + e] * g.GradPre[at];
-        }
-        weightGrad[i] += sum;
+        int row = i / p.Filters, f = i - row * p.Filters;
+        int token = row / p.Positions, t = row - token * p.Positions;
+        long at = (long)token * p.TotalFilters + p.ColumnOffset + f;
+        gradConv[i] = argmax[at] == t ? gradPre[at] : 0f;
     }
 
-    /// <summary>Thread per (token, e): it alone writes column e of its token's [L, d] gradient, so no atomics.</summary>
-    public static void InputGradKernel(Index1D i, CharConvParams p, CharConvGradViews g, ArrayView<float> weight, ArrayView<float> gradEmbedded)
+    /// <summary>Thread per (token, character, e): it alone writes its element, so no atomics.</summary>
+    public static void WindowsBackwardKernel(Index1D i, CharConvParams p, ArrayView<float> gradWindows, ArrayView<float> gradEmbedded)
     {
-        int token = i / p.EmbedDim, e = i - token * p.EmbedDim;
-        long tokenBase = (long)token * p.MaxChars * p.EmbedDim + e;
-        for (int f = 0; f < p.Filters; f++)
-        {
-            long at = (long)token * p.TotalFilters + p.ColumnOffset + f;
-            float grad = g.GradPre[at];
-            long position = tokenBase + (long)g.Argmax[at] * p.EmbedDim;
-            for (int j = 0; j < p.Width; j++)
-                gradEmbedded[position + (long)j * p.EmbedDim] += weight[((long)j * p.EmbedDim + e) * p.Filters + f] * grad;
-        }
+        int row = i / p.EmbedDim, e = i - row * p.EmbedDim;
+        int token = row / p.MaxChars, c = row - token * p.MaxChars;
+        int rowSize = p.Width * p.EmbedDim;
+        int first = XMath.Max(0, c - p.Positions + 1), last = XMath.Min(p.Width - 1, c);
+        float sum = 0f;
+        for (int j = first; j <= last; j++)
+            sum += gradWindows[((long)token * p.Positions + c - j) * rowSize + j * p.EmbedDim + e];
+        gradEmbedded[i] += sum;
     }
 
     public static void HighwayForwardKernel(Index1D i, int features, HighwayViews v)
@@ -235,8 +234,6 @@ public readonly record struct CharConvParams(
     public int Positions => MaxChars - Width + 1;
 }
 
-/// <summary>What the conv backward kernels read: CharIds [N, L], Argmax [N, F], GradPre [N, F] (gradient before the activation).</summary>
-public readonly record struct CharConvGradViews(ArrayView<int> CharIds, ArrayView<int> Argmax, ArrayView<float> GradPre);
 
 /// <summary>
 /// One highway layer's pointwise views, all [N, F] except the biases [F]. Forward reads X, CarryPre

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using ILGPU;
 using ILGPU.Runtime;
+using System.Numerics.Tensors;
+using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Kernels;
 
@@ -40,22 +42,37 @@ public sealed class ElementwiseKernels
         dropout = acc.LoadAutoGroupedKernel<Index1D, DropoutParams, ArrayView<float>, ArrayView<float>>(DropoutKernel);
     }
 
+    /// <summary>True in host execution, counting the launch a GPU would make for <paramref name="n"/> elements.</summary>
+    bool HostSpanOperation(long n)
+    {
+        if (!runtime.RunOnHost) return false;
+        if (n > 0) runtime.CountLaunch();
+        return true;
+    }
+
     /// <summary>x[i] = value.</summary>
-    public void Fill(AcceleratorStream s, ArrayView<float> x, float value) =>
-        runtime.For(s, x.Length, (st, i) => fill(st, i, x, value), i => FillKernel(i, x, value));
+    public void Fill(AcceleratorStream s, ArrayView<float> x, float value)
+    {
+        // On the host the memory-bound helpers (fill, copy, axpby) are single span operations: one vectorised
+        // pass, no per-element call, no thread hand-off.
+        if (HostSpanOperation(x.Length)) x.AsHostSpan().Fill(value);
+        else runtime.For(s, x.Length, (st, i) => fill(st, i, x, value), i => FillKernel(i, x, value));
+    }
 
     /// <summary>dst[i] = src[i]; views of equal length.</summary>
     public void Copy(AcceleratorStream s, ArrayView<float> src, ArrayView<float> dst)
     {
         Check(src.Length == dst.Length, $"Copy: source has {src.Length} elements, destination {dst.Length}.");
-        runtime.For(s, src.Length, (st, i) => copy(st, i, src, dst), i => CopyKernel(i, src, dst));
+        if (HostSpanOperation(src.Length)) src.AsHostSpan().CopyTo(dst.AsHostSpan());
+        else runtime.For(s, src.Length, (st, i) => copy(st, i, src, dst), i => CopyKernel(i, src, dst));
     }
 
     /// <summary>y[i] = a * x[i] + b * y[i] (with b = 0, y is not read).</summary>
     public void Axpby(AcceleratorStream s, float a, ArrayView<float> x, float b, ArrayView<float> y)
     {
         Check(x.Length == y.Length, $"Axpby: x has {x.Length} elements, y {y.Length}.");
-        runtime.For(s, x.Length, (st, i) => axpby(st, i, a, x, b, y), i => AxpbyKernel(i, a, x, b, y));
+        if (HostSpanOperation(x.Length)) AxpbyHost(a, x.AsHostSpan(), b, y.AsHostSpan());
+        else runtime.For(s, x.Length, (st, i) => axpby(st, i, a, x, b, y), i => AxpbyKernel(i, a, x, b, y));
     }
 
     /// <summary>x[r, c] += bias[c] for x [rows, columns], bias [columns].</summary>
@@ -169,6 +186,18 @@ public sealed class ElementwiseKernels
 
     public static void AxpbyKernel(Index1D i, float a, ArrayView<float> x, float b, ArrayView<float> y) =>
         y[i] = b == 0f ? a * x[i] : a * x[i] + b * y[i];
+
+    /// <summary>The host's <see cref="AxpbyKernel"/>: (a x) + (b y) rounded as the kernel rounds it.</summary>
+    static void AxpbyHost(float a, ReadOnlySpan<float> x, float b, Span<float> y)
+    {
+        if (b == 0f)
+        {
+            TensorPrimitives.Multiply(x, a, y);
+            return;
+        }
+        TensorPrimitives.Multiply(y, b, y);
+        TensorPrimitives.MultiplyAdd(x, a, y, y);
+    }
 
     public static void AddRowBiasKernel(Index1D i, ArrayView<float> x, int columns, ArrayView<float> bias) =>
         x[i] += bias[i % columns];

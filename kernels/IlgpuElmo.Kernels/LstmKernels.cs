@@ -20,7 +20,7 @@ namespace IlgpuElmo.Kernels;
 /// Rows with t &gt;= length_b are padding: their state (h, c) is carried unchanged, their output is 0,
 /// and in backward they pass the state gradients through and produce no gate gradient.
 /// A clip passes no gradient where it clipped (TensorFlow's clip_by_value: none where |x| &gt; clip).
-/// A clip of 0 means no clip.
+/// A clip of 0 means no clip. Host execution runs <see cref="LstmHostRows"/>' vectorised row versions.
 /// </summary>
 public sealed class LstmKernels
 {
@@ -58,8 +58,8 @@ public sealed class LstmKernels
         long n = (long)p.Batch * p.Hidden;
         Check(gates.Length == 4 * n && bias.Length == 4L * p.Hidden && lengths.Length == p.Batch && cellPrevious.Length == n
               && cell.Length == n && cellOutput.Length == n, $"CellForward: views do not match B={p.Batch}, H={p.Hidden}.");
-        runtime.For(s, n, (st, i) => cellForward(st, i, p, gates, bias, lengths, cellPrevious, cell, cellOutput),
-            i => CellForwardKernel(i, p, gates, bias, lengths, cellPrevious, cell, cellOutput));
+        runtime.ForRows(s, n, (st, i) => cellForward(st, i, p, gates, bias, lengths, cellPrevious, cell, cellOutput),
+            p.Batch, b => LstmHostRows.CellForward(b, p, gates, bias, lengths, cellPrevious, cell, cellOutput));
     }
 
     /// <summary>
@@ -76,8 +76,8 @@ public sealed class LstmKernels
         long n = (long)p.Batch * p.Projection;
         Check(projection.Length == n && lengths.Length == p.Batch && statePrevious.Length == n && state.Length == n && output.Length == n,
             $"ProjectionForward: views do not match B={p.Batch}, P={p.Projection}.");
-        runtime.For(s, n, (st, i) => projectionForward(st, i, p, projection, lengths, statePrevious, state, output),
-            i => ProjectionForwardKernel(i, p, projection, lengths, statePrevious, state, output));
+        runtime.ForRows(s, n, (st, i) => projectionForward(st, i, p, projection, lengths, statePrevious, state, output),
+            p.Batch, b => LstmHostRows.ProjectionForward(b, p, projection, lengths, statePrevious, state, output));
     }
 
     /// <summary>
@@ -96,8 +96,8 @@ public sealed class LstmKernels
         long n = (long)p.Batch * p.Projection;
         Check(projection.Length == n && lengths.Length == p.Batch && outputGradient.Length == n && stateGradient.Length == n
               && projectionGradient.Length == n, $"ProjectionBackward: views do not match B={p.Batch}, P={p.Projection}.");
-        runtime.For(s, n, (st, i) => projectionBackward(st, i, p, projection, lengths, outputGradient, stateGradient, projectionGradient),
-            i => ProjectionBackwardKernel(i, p, projection, lengths, outputGradient, stateGradient, projectionGradient));
+        runtime.ForRows(s, n, (st, i) => projectionBackward(st, i, p, projection, lengths, outputGradient, stateGradient, projectionGradient),
+            p.Batch, b => LstmHostRows.ProjectionBackward(b, p, projection, lengths, outputGradient, stateGradient, projectionGradient));
     }
 
     /// <summary>
@@ -117,8 +117,8 @@ public sealed class LstmKernels
         Check(gates.Length == 4 * n && lengths.Length == p.Batch && cellPrevious.Length == n && cell.Length == n
               && cellOutputGradient.Length == n && cellGradient.Length == n && gateGradient.Length == 4 * n,
             $"CellBackward: views do not match B={p.Batch}, H={p.Hidden}.");
-        runtime.For(s, n, (st, i) => cellBackward(st, i, p, gates, lengths, cellPrevious, cell, cellOutputGradient, cellGradient, gateGradient),
-            i => CellBackwardKernel(i, p, gates, lengths, cellPrevious, cell, cellOutputGradient, cellGradient, gateGradient));
+        runtime.ForRows(s, n, (st, i) => cellBackward(st, i, p, gates, lengths, cellPrevious, cell, cellOutputGradient, cellGradient, gateGradient),
+            p.Batch, b => LstmHostRows.CellBackward(b, p, gates, lengths, cellPrevious, cell, cellOutputGradient, cellGradient, gateGradient));
     }
 
     /// <summary>

@@ -1,6 +1,8 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
+using System.Numerics.Tensors;
+using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Kernels;
 
@@ -303,21 +305,27 @@ public sealed class SoftmaxKernels
         }
     }
 
-    /// <summary>Host version of <see cref="RowStatsKernel"/> for one row: the same arithmetic, sequential.</summary>
+    /// <summary>
+    /// Host version of <see cref="RowStatsKernel"/> for one row, vectorised: the biased logits go to a scratch
+    /// row, then max, exp(x - max) and their sum, and the gradient from those exponentials rescaled to
+    /// exp(x - lse); fixed-order sums, so every run gives the same bits.
+    /// </summary>
     static void RowStatsHost(int r, SoftmaxRowParams p, ArrayView<float> logits, ArrayView<float> bias, ArrayView<int> targets,
         ArrayView<float> rowMax, ArrayView<float> rowSum, ArrayView<float> targetLogit, ArrayView<float> rowLse, ArrayView<float> rowLoss)
     {
         int t = targets[r];
         int targetColumn = IsTarget(t, p.Classes) ? t - p.ColumnOffset : -1;
         bool inChunk = targetColumn >= 0 && targetColumn < p.Columns;
-        long rowStart = (long)r * p.Ld;
-        float max = float.MinValue, sum = 0f, xt = 0f;
-        for (int j = 0; j < p.Columns; j++)
-        {
-            float x = logits[rowStart + j] + (p.HasBias != 0 ? bias[p.ColumnOffset + j] : 0f);
-            Accumulate(x, ref max, ref sum);
-            if (j == targetColumn) xt = x;
-        }
+        var row = logits.SubView((long)r * p.Ld, p.Columns).AsHostSpan();
+        if (rowScratch is null || rowScratch.Length < p.Columns) rowScratch = new float[p.Columns];
+        var x = rowScratch.AsSpan(0, p.Columns);
+        if (p.HasBias != 0) TensorPrimitives.Add(row, bias.SubView(p.ColumnOffset, p.Columns).AsHostSpan(), x);
+        else row.CopyTo(x);
+        float xt = inChunk ? x[targetColumn] : 0f;
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Exp(x, x);
+        float sum = TensorPrimitives.Sum(x), chunkMax = max;
         if (inChunk) targetLogit[r] = xt;
         if (p.First == 0)
         {
@@ -333,13 +341,12 @@ public sealed class SoftmaxKernels
         rowLse[r] = lse;
         rowLoss[r] = inChunk ? lse - xt : 0f;
         float scale = inChunk ? p.LossScale : 0f;
-        for (int j = 0; j < p.Columns; j++)
-        {
-            long at = rowStart + j;
-            float x = logits[at] + (p.HasBias != 0 ? bias[p.ColumnOffset + j] : 0f);
-            logits[at] = scale * (MathF.Exp(x - lse) - (j == targetColumn ? 1f : 0f));
-        }
+        // x holds exp(logit - chunkMax), so exp(logit - lse) is x * exp(chunkMax - lse).
+        TensorPrimitives.Multiply(x, scale * MathF.Exp(chunkMax - lse), row);
+        if (inChunk) row[targetColumn] -= scale;
     }
+
+    [ThreadStatic] static float[]? rowScratch;
 
     public static void FinishRowsKernel(Index1D r, SoftmaxRowParams p, ArrayView<int> targets, ArrayView<float> rowMax, ArrayView<float> rowSum,
         ArrayView<float> targetLogit, ArrayView<float> rowLse, ArrayView<float> rowLoss)

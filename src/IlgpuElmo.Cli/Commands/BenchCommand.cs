@@ -10,6 +10,9 @@ namespace IlgpuElmo.Cli.Commands;
 /// <summary>
 /// `elmo bench`: training throughput of a model size on synthetic text (word ids drawn Zipf-like from a
 /// synthetic vocabulary of the size asked), so a published-size model can be timed without its corpus.
+/// With --embed, embedding throughput instead: one batch of synthetic sentences through `elmo embed`'s
+/// path (<see cref="BidirectionalLanguageModel.Embed(IReadOnlyList{string[]})"/>). The TorchSharp peer
+/// (benchmarks/peers/TorchSharpPeer) draws the same windows and sentences from the same seeds.
 /// </summary>
 static class BenchCommand
 {
@@ -21,8 +24,10 @@ static class BenchCommand
         var vocabSize = new Option<int>("--vocab-size") { Description = "Synthetic vocabulary size (the published ELMo's is 793471)", DefaultValueFactory = _ => 793_471 };
         var steps = new Option<int>("--steps") { Description = "Timed training steps", DefaultValueFactory = _ => 20 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps first", DefaultValueFactory = _ => 3 };
-        var command = new Command("bench", "Time training steps of a model size on synthetic text and report tokens/s");
-        foreach (var o in new Option[] { preset, options, vocabSize, steps, warmup }) command.Options.Add(o);
+        var embed = new Option<bool>("--embed") { Description = "Time embedding batches of synthetic sentences instead of training (--steps batches)" };
+        var sentences = new Option<int>("--sentences") { Description = "Sentences per embedding batch (--embed)", DefaultValueFactory = _ => 64 };
+        var command = new Command("bench", "Time training steps (or embedding batches) of a model size on synthetic text and report tokens/s");
+        foreach (var o in new Option[] { preset, options, vocabSize, steps, warmup, embed, sentences }) command.Options.Add(o);
         device.AddTo(command);
         command.SetAction(result =>
         {
@@ -31,6 +36,15 @@ static class BenchCommand
                 : ModelPresets.Get(result.GetValue(preset) ?? ModelPresets.DefaultFor(dev.Description.Kind));
             dev.ApplyModelPrecision(o.Precision);
             int timed = result.GetValue(steps), untimed = result.GetValue(warmup);
+            if (result.GetValue(embed))
+            {
+                var e = ConsoleProgress.Run("bench --embed", "batches", Math.Max(0, untimed) + timed,
+                    progress => RunEmbedding(dev, o, result.GetValue(sentences), result.GetValue(vocabSize), timed, untimed, progress));
+                Console.WriteLine($"{e.Model}");
+                Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), precision {dev.Precision.ToString().ToLowerInvariant()}, GEMM {dev.Gemm.Backend.Name}");
+                Console.WriteLine($"embed {e.Sentences} sentences ({e.Tokens} tokens) x {e.Batches}: {e.MillisecondsPerBatch:F1} ms/batch, {e.TokensPerSecond:F1} tokens/s");
+                return 0;
+            }
             var r = ConsoleProgress.Run("bench", "steps", Math.Max(0, untimed) + timed,
                 progress => Run(dev, o, result.GetValue(vocabSize), timed, untimed, progress));
             Console.WriteLine($"{r.Model}");
@@ -44,9 +58,11 @@ static class BenchCommand
     /// <summary>
     /// One bench run. A step trains both directions on batch x unroll positions each: PositionsPerStep
     /// (batch x unroll, what PyTorch peers count as a step's tokens) and TokensPerStep (2 x batch x unroll,
-    /// the targets predicted over both directions' streams).
+    /// the targets predicted over both directions' streams). CpuMillisecondsPerStep is the process's CPU
+    /// time (all threads) per step: beside wall time it shows how much a loaded machine inflated the figure.
     /// </summary>
-    public sealed record BenchResult(string Model, int Steps, int BatchSize, int UnrollSteps, double MillisecondsPerStep)
+    public sealed record BenchResult(string Model, int Steps, int BatchSize, int UnrollSteps, double MillisecondsPerStep,
+        double CpuMillisecondsPerStep)
     {
         public int PositionsPerStep => BatchSize * UnrollSteps;
         public int TokensPerStep => 2 * PositionsPerStep;
@@ -59,6 +75,7 @@ static class BenchCommand
             $"{Steps} timed steps: {MillisecondsPerStep:F1} ms/step",
             $"positions per step (batch {BatchSize} x unroll {UnrollSteps}): {PositionsPerStep}, {PositionsPerSecond:F0} positions/s",
             $"tokens per step over both directions (2 x {BatchSize} x {UnrollSteps}): {TokensPerStep}, {TokensPerSecond:F0} tokens/s",
+            $"process CPU time {CpuMillisecondsPerStep:F1} ms/step (all threads)",
         ];
     }
 
@@ -80,8 +97,7 @@ static class BenchCommand
             int n = batch.Steps * batch.BatchSize;
             for (int i = 0; i < n; i++)
             {
-                // Zipf-like ids, as a frequency-sorted vocabulary sees them (log-uniform over [3, V)).
-                int Draw() => Math.Min(vocabularySize - 1, 3 + (int)(Math.Exp(random.NextDouble() * Math.Log(vocabularySize - 2)) - 1));
+                int Draw() => ZipfId(random, vocabularySize);
                 int f = Draw(), b = Draw();
                 batch.ForwardInputs[i] = f; batch.ForwardTokens[i] = words[f]; batch.ForwardTargets[i] = Draw();
                 batch.BackwardInputs[i] = b; batch.BackwardTokens[i] = words[b]; batch.BackwardTargets[i] = Draw();
@@ -100,9 +116,55 @@ static class BenchCommand
         }
         for (int i = 0; i < warmup; i++) Step(i);
         device.Synchronize();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) Step(warmup + i);
         device.Synchronize();
-        return new BenchResult(model.Describe(), steps, options.BatchSize, options.UnrollSteps, watch.Elapsed.TotalMilliseconds / steps);
+        double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / steps;
+        return new BenchResult(model.Describe(), steps, options.BatchSize, options.UnrollSteps, watch.Elapsed.TotalMilliseconds / steps, cpuMs);
     }
+
+    public sealed record EmbedResult(string Model, int Sentences, int Tokens, int Batches, double MillisecondsPerBatch, double TokensPerSecond);
+
+    /// <summary>
+    /// Embeds one batch of synthetic sentences (Random(2): lengths 5..45, words w&lt;id&gt; drawn as the
+    /// training windows' from <paramref name="wordVocabularySize"/>) <paramref name="batches"/> times. The char
+    /// CNN reads the words' characters, so no vocabulary is needed: the model gets a 16-word full softmax
+    /// that embedding never runs. <paramref name="progress"/> hears the batches done so far, warmup included.
+    /// </summary>
+    public static EmbedResult RunEmbedding(ComputeDevice device, BilmOptions options, int sentenceCount, int wordVocabularySize, int batches, int warmup,
+        IProgress<long>? progress = null)
+    {
+        if (sentenceCount < 1) throw new InputException($"--sentences must be at least 1 (got {sentenceCount}).");
+        if (batches < 1) throw new InputException($"--steps must be at least 1 (got {batches}).");
+        if (wordVocabularySize < 10) throw new InputException($"--vocab-size must be at least 10 (got {wordVocabularySize}).");
+        var words = new List<string> { Vocabulary.Bos, Vocabulary.Eos, Vocabulary.Unk };
+        for (int i = 3; i < 16; i++) words.Add($"w{i}");
+        options = options with { NTokensVocab = words.Count, Softmax = new SoftmaxOptions(SoftmaxKind.Full, [], 4f) };
+        using var model = BidirectionalLanguageModel.Create(device, options, new Vocabulary(words));
+        var random = new Random(2);
+        var sentences = new string[sentenceCount][];
+        for (int s = 0; s < sentenceCount; s++)
+        {
+            sentences[s] = new string[5 + random.Next(41)];
+            for (int t = 0; t < sentences[s].Length; t++) sentences[s][t] = $"w{ZipfId(random, wordVocabularySize)}";
+        }
+        long done = 0;
+        void Batch()
+        {
+            model.Embed(sentences);
+            progress?.Report(++done);
+        }
+        for (int i = 0; i < warmup; i++) Batch();
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < batches; i++) Batch();
+        int tokens = sentences.Sum(x => x.Length);
+        double ms = watch.Elapsed.TotalMilliseconds / batches;
+        return new EmbedResult(model.Describe(), sentenceCount, tokens, batches, ms, tokens / (ms / 1000));
+    }
+
+    /// <summary>Zipf-like ids, as a frequency-sorted vocabulary sees them (log-uniform over [3, V)).</summary>
+    static int ZipfId(Random random, int vocabularySize) =>
+        Math.Min(vocabularySize - 1, 3 + (int)(Math.Exp(random.NextDouble() * Math.Log(vocabularySize - 2)) - 1));
+
 }

@@ -210,20 +210,30 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
             (grad, gradNext) = (gradNext, grad);
         }
 
-        // grad is now d(x_0); through the activation, then the max's argmax windows.
+        // grad is now d(x_0); through the activation, then each group's max-pool, conv GEMM and windows backward.
         var gradPre = gradNext;
         cnn.ActivationBackward(stream, activation, convOut.View, grad.View, gradPre.View);
         var biasGrad = workspace.Get<float>("conv bias gradient", f);
         elementwise.ColumnSums(stream, gradPre.View, n, biasGrad.View);
         var gradEmbedded = workspace.Get<float>("embedded characters gradient", n * CharacterMapper.MaxCharacters, d);
         gradEmbedded.Clear(stream);
-        var views = new CharConvGradViews(ids.View, argmax.View, gradPre.View);
+        var groups = Enumerable.Range(0, ConvWeights.Count).Select(k => GroupParams(k, n)).ToArray();
+        var windowsBuffer = workspace.Get<float>("windows", (int)groups.Max(p => (long)n * p.Positions * p.Width * p.EmbedDim));
+        var convBuffer = workspace.Get<float>("conv", (int)groups.Max(p => (long)n * p.Positions * p.Filters));
         for (int k = 0; k < ConvWeights.Count; k++)
         {
-            var p = GroupParams(k, n);
+            var p = groups[k];
             elementwise.Axpby(stream, 1f, biasGrad.View.SubView(p.ColumnOffset, p.Filters), 1f, ConvBiases[k].Gradient.View);
-            cnn.WeightGrad(stream, p, views, CharEmbed.Value.View, ConvWeights[k].Gradient.View);
-            cnn.InputGrad(stream, p, views, ConvWeights[k].Value.View, gradEmbedded.View);
+            // The forward's windows are rebuilt (one gather) rather than kept per group.
+            var windows = Tensor(windowsBuffer.View.SubView(0, (long)n * p.Positions * p.Width * p.EmbedDim), n * p.Positions, p.Width * p.EmbedDim);
+            var gradConv = Tensor(convBuffer.View.SubView(0, (long)n * p.Positions * p.Filters), n * p.Positions, p.Filters);
+            var weight = ConvWeights[k];
+            cnn.Windows(stream, p, ids.View, CharEmbed.Value.View, windows.View);
+            cnn.MaxPoolBackward(stream, p, argmax.View, gradPre.View, gradConv.View);
+            device.Gemm.Multiply(stream, windows, true, gradConv, false, weight.Gradient.Reshape(p.Width * p.EmbedDim, p.Filters), beta: 1f);
+            // dWindows overwrites the windows, which the weight gradient above has finished reading.
+            device.Gemm.Multiply(stream, gradConv, false, weight.Value.Reshape(p.Width * p.EmbedDim, p.Filters), true, windows);
+            cnn.WindowsBackward(stream, p, windows.View, gradEmbedded.View);
         }
         // Atomic adds (262 rows receive N*50 row gradients): on GPUs the float sums are not bit-reproducible.
         embedding.ScatterAdd(stream, gradEmbedded.View, d, ids.View, CharEmbed.Gradient.View);

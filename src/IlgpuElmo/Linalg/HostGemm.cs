@@ -1,4 +1,5 @@
-using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Tensors;
 using ILGPU;
@@ -7,128 +8,396 @@ using ILGPU.Runtime;
 namespace IlgpuElmo.Linalg;
 
 /// <summary>
-/// A blocked SIMD GEMM on the host, for ILGPU's CPU accelerator in host execution (its buffers are host
-/// memory). Transposed operands are first packed row-major; then a 4 x (2 SIMD vectors) register tile
-/// accumulates over all of K, tiles spread over the cores column-strip by column-strip so a strip of B
-/// stays in cache while the row blocks pass over it.
+/// A packed, cache-blocked GEMM on the host (BLIS's five loops around a micro-kernel), for ILGPU's CPU
+/// accelerator in host execution, whose buffers are host memory. C = alpha op(A) op(B) + beta C,
+/// row-major, any transpose, leading dimension and strided batch.
+///
+/// Blocking, outermost first: columns of C in blocks of NC; K in blocks of KC, where a KC x NC block of
+/// op(B) is packed into NR-wide micro-panels (k-major, zero-padded); rows in blocks of MC, where an MC x KC
+/// block of op(A) is packed into MR-tall micro-panels (k-major, zero-padded); then every MR x NR tile of C
+/// gets one micro-kernel call that keeps the tile in registers over the KC block. KC = 256 keeps an A
+/// micro-panel (6 KB) in L1 beside the streamed B micro-panel; MC x KC of A (96 KB) and, for the model's
+/// shapes, the whole packed B block stay in L2. The micro-kernels hold MR x NR = 6 x (2 vectors) of C in 12
+/// registers: <see cref="Kernel6x32Avx512"/> (Vector512, 16 lanes), <see cref="Kernel6x16Avx2"/>
+/// (Vector256) and <see cref="Kernel6x8Vector128"/> for machines without either. Packing pads to full
+/// tiles, so edge tiles run the same kernel into a scratch tile and copy what lies inside C. A GEMM of at
+/// most MR rows (the bias gradients, ones x dZ) uses each element of B once: the kernel reads B in place.
+///
+/// Threads split C into contiguous runs of whole tiles, along N when N is at least M (the thin recurrent
+/// GEMMs: batch rows x 4H columns) and along M otherwise (the char CNN's tall, thin GEMMs); each worker
+/// packs what it needs itself, so no worker waits for another. Small strided batches are split by batch
+/// instead. Every element of C is summed in the same order (k ascending inside each KC block, the blocks
+/// added into C in order) whatever the number of workers, so results are bit-reproducible.
 /// </summary>
-public sealed class HostGemm : IGemmBackend
+public sealed unsafe class HostGemm : IGemmBackend
 {
-    const int Rows = 4;
-    static readonly int Width = 2 * Vector<float>.Count;
-    // Per thread, so two streams' host work never shares a packing buffer.
-    [ThreadStatic] static float[]? packA, packB;
+    const int MR = 6, KC = 256, MC = 16 * MR, NC = 4096;
+    /// <summary>Below this many multiply-adds a GEMM runs on the calling thread: a parallel loop costs more.</summary>
+    const long ParallelWork = 1L << 20;
 
-    public string Name => "host-simd";
+    readonly HostGemmKernel kernelKind;
+    readonly int nr, workers;
+    readonly delegate*<int, float*, float*, int, float*, int, float, float, void> kernel;
 
-    public unsafe void Run(AcceleratorStream stream, in GemmParams p, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
+    /// <param name="kernelKind">Which micro-kernel; by default the widest the machine runs.</param>
+    /// <param name="workers">Threads per GEMM; by default one per core.</param>
+    public HostGemm(HostGemmKernel? kernelKind = null, int? workers = null)
     {
-        if (p.M == 0 || p.N == 0) return;
+        this.kernelKind = kernelKind ?? BestKernel;
+        if (!IsSupported(this.kernelKind))
+            throw new PlatformNotSupportedException($"The host GEMM kernel {this.kernelKind} needs SIMD this processor lacks.");
+        switch (this.kernelKind)
+        {
+            case HostGemmKernel.Avx512: nr = 32; kernel = &Kernel6x32Avx512; break;
+            case HostGemmKernel.Avx2: nr = 16; kernel = &Kernel6x16Avx2; break;
+            default: nr = 8; kernel = &Kernel6x8Vector128; break;
+        }
+        this.workers = Math.Max(1, workers ?? Environment.ProcessorCount);
+    }
+
+    public static HostGemmKernel BestKernel =>
+        Vector512.IsHardwareAccelerated ? HostGemmKernel.Avx512
+        : Vector256.IsHardwareAccelerated ? HostGemmKernel.Avx2 : HostGemmKernel.Vector128;
+
+    public static bool IsSupported(HostGemmKernel kind) => kind switch
+    {
+        HostGemmKernel.Avx512 => Vector512.IsHardwareAccelerated,
+        HostGemmKernel.Avx2 => Vector256.IsHardwareAccelerated,
+        _ => true,
+    };
+
+    public string Name => $"host-packed-{kernelKind.ToString().ToLowerInvariant()}";
+
+    public void Run(AcceleratorStream stream, in GemmParams p, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
+    {
+        if (p.M == 0 || p.N == 0 || p.BatchCount == 0) return;
         DeviceCounters.Of(stream.Accelerator).CountLaunches();
-        var aSpan = a.AsHostSpan();
-        var bSpan = b.AsHostSpan();
-        var cSpan = c.AsHostSpan();
-        for (int batch = 0; batch < p.BatchCount; batch++)
-        {
-            var aBatch = aSpan[(int)(batch * p.StrideA)..];
-            var bBatch = bSpan[(int)(batch * p.StrideB)..];
-            var cBatch = cSpan[(int)(batch * p.StrideC)..];
-            int lda = p.Lda, ldb = p.Ldb;
-            if (p.TransA != 0) { PackTransposed(aBatch, p.K, p.M, lda, ref packA); aBatch = packA!; lda = p.K; }
-            if (p.TransB != 0) { PackTransposed(bBatch, p.N, p.K, ldb, ref packB); bBatch = packB!; ldb = p.N; }
-            fixed (float* pa = aBatch, pb = bBatch, pc = cBatch)
-                Multiply(p, (nint)pa, lda, (nint)pb, ldb, (nint)pc);
-        }
+        fixed (float* pa = a.AsHostSpan(), pb = b.AsHostSpan(), pc = c.AsHostSpan())
+            RunBatches(p, pa, pb, pc);
     }
 
-    /// <summary>Writes the transpose of the [rows, cols] matrix <paramref name="src"/> (leading dim ld) as [cols, rows].</summary>
-    static void PackTransposed(ReadOnlySpan<float> src, int rows, int cols, int ld, ref float[]? buffer)
+    void RunBatches(GemmParams p, float* a, float* b, float* c)
     {
-        if (buffer is null || buffer.Length < rows * cols) buffer = new float[rows * cols];
-        var dst = buffer.AsSpan();
-        for (int r = 0; r < rows; r++)
-            for (int q = 0; q < cols; q++)
-                dst[q * rows + r] = src[r * ld + q];
-    }
-
-    static unsafe void Multiply(GemmParams p, nint aPtr, int lda, nint bPtr, int ldb, nint cPtr)
-    {
-        int rowBlocks = (p.M + Rows - 1) / Rows, strips = (p.N + Width - 1) / Width;
-        long tiles = (long)rowBlocks * strips;
-        int workers = (int)Math.Min(Environment.ProcessorCount, Math.Max(1, (long)p.M * p.N * p.K / 65536));
-        void Work(long first, long last)
+        long work = (long)p.M * p.N * Math.Max(p.K, 1);
+        int rowTiles = CeilDiv(p.M, MR), colTiles = CeilDiv(p.N, nr);
+        bool splitColumns = p.N >= p.M ? colTiles > 1 : rowTiles <= 1;
+        int tiles = splitColumns ? colTiles : rowTiles;
+        int perBatch = (int)Math.Min(Math.Min(workers, tiles), Math.Max(1, work / ParallelWork));
+        int byBatch = (int)Math.Min(Math.Min(workers, p.BatchCount), Math.Max(1, work * p.BatchCount / ParallelWork));
+        nint ap = (nint)a, bp = (nint)b, cp = (nint)c;
+        if (perBatch < workers && byBatch > perBatch)
         {
-            for (long t = first; t < last; t++)
+            Parallel.For(0, byBatch, w =>
             {
-                int strip = (int)(t / rowBlocks), block = (int)(t % rowBlocks);
-                Tile((float*)aPtr, lda, (float*)bPtr, ldb, (float*)cPtr, p, block * Rows, strip * Width);
-            }
-        }
-        if (workers <= 1) Work(0, tiles);
-        else Parallel.For(0, workers, w => Work(tiles * w / workers, tiles * (w + 1) / workers));
-    }
-
-    static unsafe void Tile(float* a, int lda, float* b, int ldb, float* c, in GemmParams p, int i0, int j0)
-    {
-        int rows = Math.Min(Rows, p.M - i0), cols = Math.Min(Width, p.N - j0);
-        if (rows < Rows || cols < Width)
-        {
-            EdgeTile(a, lda, b, ldb, c, p, i0, j0, rows, cols);
+                for (long q = p.BatchCount * (long)w / byBatch; q < p.BatchCount * (long)(w + 1) / byBatch; q++)
+                    RunOne(p, (float*)ap + q * p.StrideA, (float*)bp + q * p.StrideB, (float*)cp + q * p.StrideC, 0, p.M, 0, p.N);
+            });
             return;
         }
-        int vc = Vector<float>.Count;
-        Vector<float> c00 = default, c01 = default, c10 = default, c11 = default;
-        Vector<float> c20 = default, c21 = default, c30 = default, c31 = default;
-        float* a0 = a + (long)i0 * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
-        float* bk = b + j0;
-        for (int k = 0; k < p.K; k++, bk += ldb)
+        for (long q = 0; q < p.BatchCount; q++)
         {
-            var b0 = Vector.Load(bk);
-            var b1 = Vector.Load(bk + vc);
-            var x = new Vector<float>(a0[k]);
-            c00 = Vector.FusedMultiplyAdd(x, b0, c00); c01 = Vector.FusedMultiplyAdd(x, b1, c01);
-            x = new Vector<float>(a1[k]);
-            c10 = Vector.FusedMultiplyAdd(x, b0, c10); c11 = Vector.FusedMultiplyAdd(x, b1, c11);
-            x = new Vector<float>(a2[k]);
-            c20 = Vector.FusedMultiplyAdd(x, b0, c20); c21 = Vector.FusedMultiplyAdd(x, b1, c21);
-            x = new Vector<float>(a3[k]);
-            c30 = Vector.FusedMultiplyAdd(x, b0, c30); c31 = Vector.FusedMultiplyAdd(x, b1, c31);
+            float* aq = a + q * p.StrideA, bq = b + q * p.StrideB, cq = c + q * p.StrideC;
+            if (perBatch <= 1) { RunOne(p, aq, bq, cq, 0, p.M, 0, p.N); continue; }
+            nint aqp = (nint)aq, bqp = (nint)bq, cqp = (nint)cq;
+            int step = splitColumns ? nr : MR;
+            Parallel.For(0, perBatch, w =>
+            {
+                // Whole tiles per worker, so the tile grid (and every sum) is the one a single thread uses.
+                int first = (int)((long)tiles * w / perBatch) * step, last = Math.Min((int)((long)tiles * (w + 1) / perBatch) * step, splitColumns ? p.N : p.M);
+                if (splitColumns) RunOne(p, (float*)aqp, (float*)bqp, (float*)cqp, 0, p.M, first, last);
+                else RunOne(p, (float*)aqp, (float*)bqp, (float*)cqp, first, last, 0, p.N);
+            });
         }
-        StoreRow(c + (long)i0 * p.Ldc + j0, c00, c01, p.Alpha, p.Beta);
-        StoreRow(c + (long)(i0 + 1) * p.Ldc + j0, c10, c11, p.Alpha, p.Beta);
-        StoreRow(c + (long)(i0 + 2) * p.Ldc + j0, c20, c21, p.Alpha, p.Beta);
-        StoreRow(c + (long)(i0 + 3) * p.Ldc + j0, c30, c31, p.Alpha, p.Beta);
     }
 
-    static unsafe void StoreRow(float* dst, Vector<float> v0, Vector<float> v1, float alpha, float beta)
+    /// <summary>C[rows, cols] of one batch entry, on the calling thread: the five loops.</summary>
+    void RunOne(in GemmParams p, float* a, float* b, float* c, int rowStart, int rowEnd, int colStart, int colEnd)
     {
-        int vc = Vector<float>.Count;
-        v0 *= alpha;
-        v1 *= alpha;
-        if (beta != 0f)
+        if (p.K == 0)
         {
-            v0 += Vector.Load(dst) * beta;
-            v1 += Vector.Load(dst + vc) * beta;
+            ScaleC(c, p.Ldc, rowStart, rowEnd, colStart, colEnd, p.Beta);
+            return;
         }
-        v0.Store(dst);
-        v1.Store(dst + vc);
+        var buffers = PackBuffers.ForThread(MC * KC, KC * Math.Min(NC, RoundUp(colEnd - colStart, nr)));
+        float* packA = buffers.A, packB = buffers.B;
+        float* tile = stackalloc float[MR * 32];
+        for (int jc = colStart; jc < colEnd; jc += NC)
+        {
+            int nc = Math.Min(NC, colEnd - jc);
+            for (int pc = 0; pc < p.K; pc += KC)
+            {
+                int kc = Math.Min(KC, p.K - pc);
+                float beta = pc == 0 ? p.Beta : 1f;
+                // A few rows (bias gradients: ones x dZ) use each B element once or twice: read B where it lies.
+                bool bInPlace = p.TransB == 0 && rowEnd - rowStart <= MR;
+                if (p.TransB != 0) PackBTransposed(b, p.Ldb, pc, kc, jc, nc, nr, packB);
+                else if (!bInPlace) PackB(b, p.Ldb, pc, kc, jc, nc, nr, packB);
+                for (int ic = rowStart; ic < rowEnd; ic += MC)
+                {
+                    int mc = Math.Min(MC, rowEnd - ic);
+                    if (p.TransA != 0) PackATransposed(a, p.Lda, ic, mc, pc, kc, packA);
+                    else PackA(a, p.Lda, ic, mc, pc, kc, packA);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int cols = Math.Min(nr, nc - jr);
+                        float* bPanel = packB + (long)jr * kc;
+                        int ldb = nr;
+                        if (bInPlace && cols == nr) { bPanel = b + (long)pc * p.Ldb + jc + jr; ldb = p.Ldb; }
+                        else if (bInPlace) PackB(b, p.Ldb, pc, kc, jc + jr, cols, nr, bPanel);
+                        for (int ir = 0; ir < mc; ir += MR)
+                        {
+                            int rows = Math.Min(MR, mc - ir);
+                            float* aPanel = packA + (long)ir * kc;
+                            float* cTile = c + (long)(ic + ir) * p.Ldc + jc + jr;
+                            if (rows == MR && cols == nr) kernel(kc, aPanel, bPanel, ldb, cTile, p.Ldc, p.Alpha, beta);
+                            else
+                            {
+                                kernel(kc, aPanel, bPanel, ldb, tile, nr, 1f, 0f);
+                                StoreEdge(tile, nr, cTile, p.Ldc, rows, cols, p.Alpha, beta);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
-    static unsafe void EdgeTile(float* a, int lda, float* b, int ldb, float* c, in GemmParams p, int i0, int j0, int rows, int cols)
+    /// <summary>op(A)[i0.., k0..] as MR-row micro-panels, each [kc, MR] (k-major), rows past mc zero. A is [M, K] with leading dim lda.</summary>
+    static void PackA(float* a, int lda, int i0, int mc, int k0, int kc, float* dst)
+    {
+        for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
+        {
+            int rows = Math.Min(MR, mc - ir);
+            for (int r = 0; r < MR; r++)
+            {
+                float* src = a + (long)(i0 + ir + r) * lda + k0;
+                if (r < rows) for (int k = 0; k < kc; k++) dst[k * MR + r] = src[k];
+                else for (int k = 0; k < kc; k++) dst[k * MR + r] = 0f;
+            }
+        }
+    }
+
+    /// <summary>As <see cref="PackA"/> when A is stored transposed, [K, M] with leading dim lda.</summary>
+    static void PackATransposed(float* a, int lda, int i0, int mc, int k0, int kc, float* dst)
+    {
+        for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
+        {
+            int rows = Math.Min(MR, mc - ir);
+            for (int k = 0; k < kc; k++)
+            {
+                float* src = a + (long)(k0 + k) * lda + i0 + ir;
+                float* d = dst + k * MR;
+                int r = 0;
+                for (; r < rows; r++) d[r] = src[r];
+                for (; r < MR; r++) d[r] = 0f;
+            }
+        }
+    }
+
+    /// <summary>op(B)[k0.., j0..] as nr-column micro-panels, each [kc, nr] (k-major), columns past nc zero. B is [K, N] with leading dim ldb.</summary>
+    static void PackB(float* b, int ldb, int k0, int kc, int j0, int nc, int nr, float* dst)
+    {
+        for (int jr = 0; jr < nc; jr += nr, dst += nr * kc)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            for (int k = 0; k < kc; k++)
+            {
+                var src = new ReadOnlySpan<float>(b + (long)(k0 + k) * ldb + j0 + jr, cols);
+                var d = new Span<float>(dst + k * nr, nr);
+                src.CopyTo(d);
+                if (cols < nr) d[cols..].Clear();
+            }
+        }
+    }
+
+    /// <summary>As <see cref="PackB"/> when B is stored transposed, [N, K] with leading dim ldb.</summary>
+    static void PackBTransposed(float* b, int ldb, int k0, int kc, int j0, int nc, int nr, float* dst)
+    {
+        for (int jr = 0; jr < nc; jr += nr, dst += nr * kc)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            for (int j = 0; j < nr; j++)
+            {
+                float* src = b + (long)(j0 + jr + j) * ldb + k0;
+                if (j < cols) for (int k = 0; k < kc; k++) dst[k * nr + j] = src[k];
+                else for (int k = 0; k < kc; k++) dst[k * nr + j] = 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// C tile [6, 32] = alpha * (A panel [kc, 6] x B panel [kc, 32], rows ldb apart) + beta * C tile, with 12
+    /// Vector512 accumulators; C is not read when beta is 0. Must equal <see cref="StoreEdge"/> over the same sums.
+    /// </summary>
+    static void Kernel6x32Avx512(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int k = 0; k < kc; k++, a += MR, b += ldb)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[1]);
+            c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[2]);
+            c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[3]);
+            c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[4]);
+            c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[5]);
+            c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+        }
+        Update(c, c00, alpha, beta); Update(c + 16, c01, alpha, beta); c += ldc;
+        Update(c, c10, alpha, beta); Update(c + 16, c11, alpha, beta); c += ldc;
+        Update(c, c20, alpha, beta); Update(c + 16, c21, alpha, beta); c += ldc;
+        Update(c, c30, alpha, beta); Update(c + 16, c31, alpha, beta); c += ldc;
+        Update(c, c40, alpha, beta); Update(c + 16, c41, alpha, beta); c += ldc;
+        Update(c, c50, alpha, beta); Update(c + 16, c51, alpha, beta);
+    }
+
+    /// <summary>As <see cref="Kernel6x32Avx512"/> for a [6, 16] tile with Vector256 (AVX2: 16 registers).</summary>
+    static void Kernel6x16Avx2(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int k = 0; k < kc; k++, a += MR, b += ldb)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var x = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a[4]);
+            c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a[5]);
+            c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+        }
+        Update(c, c00, alpha, beta); Update(c + 8, c01, alpha, beta); c += ldc;
+        Update(c, c10, alpha, beta); Update(c + 8, c11, alpha, beta); c += ldc;
+        Update(c, c20, alpha, beta); Update(c + 8, c21, alpha, beta); c += ldc;
+        Update(c, c30, alpha, beta); Update(c + 8, c31, alpha, beta); c += ldc;
+        Update(c, c40, alpha, beta); Update(c + 8, c41, alpha, beta); c += ldc;
+        Update(c, c50, alpha, beta); Update(c + 8, c51, alpha, beta);
+    }
+
+    /// <summary>As <see cref="Kernel6x32Avx512"/> for a [6, 8] tile with Vector128 (SSE, NEON).</summary>
+    static void Kernel6x8Vector128(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
+    {
+        Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector128<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int k = 0; k < kc; k++, a += MR, b += ldb)
+        {
+            var b0 = Vector128.Load(b);
+            var b1 = Vector128.Load(b + 4);
+            var x = Vector128.Create(a[0]);
+            c00 = Vector128.FusedMultiplyAdd(x, b0, c00); c01 = Vector128.FusedMultiplyAdd(x, b1, c01);
+            x = Vector128.Create(a[1]);
+            c10 = Vector128.FusedMultiplyAdd(x, b0, c10); c11 = Vector128.FusedMultiplyAdd(x, b1, c11);
+            x = Vector128.Create(a[2]);
+            c20 = Vector128.FusedMultiplyAdd(x, b0, c20); c21 = Vector128.FusedMultiplyAdd(x, b1, c21);
+            x = Vector128.Create(a[3]);
+            c30 = Vector128.FusedMultiplyAdd(x, b0, c30); c31 = Vector128.FusedMultiplyAdd(x, b1, c31);
+            x = Vector128.Create(a[4]);
+            c40 = Vector128.FusedMultiplyAdd(x, b0, c40); c41 = Vector128.FusedMultiplyAdd(x, b1, c41);
+            x = Vector128.Create(a[5]);
+            c50 = Vector128.FusedMultiplyAdd(x, b0, c50); c51 = Vector128.FusedMultiplyAdd(x, b1, c51);
+        }
+        Update(c, c00, alpha, beta); Update(c + 4, c01, alpha, beta); c += ldc;
+        Update(c, c10, alpha, beta); Update(c + 4, c11, alpha, beta); c += ldc;
+        Update(c, c20, alpha, beta); Update(c + 4, c21, alpha, beta); c += ldc;
+        Update(c, c30, alpha, beta); Update(c + 4, c31, alpha, beta); c += ldc;
+        Update(c, c40, alpha, beta); Update(c + 4, c41, alpha, beta); c += ldc;
+        Update(c, c50, alpha, beta); Update(c + 4, c51, alpha, beta);
+    }
+
+    // dst = alpha * sum + beta * dst, rounded as fma(beta, dst, alpha * sum) in every path.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Update(float* dst, Vector512<float> sum, float alpha, float beta)
+    {
+        var v = sum * alpha;
+        if (beta != 0f) v = Vector512.FusedMultiplyAdd(Vector512.Create(beta), Vector512.Load(dst), v);
+        v.Store(dst);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Update(float* dst, Vector256<float> sum, float alpha, float beta)
+    {
+        var v = sum * alpha;
+        if (beta != 0f) v = Vector256.FusedMultiplyAdd(Vector256.Create(beta), Vector256.Load(dst), v);
+        v.Store(dst);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Update(float* dst, Vector128<float> sum, float alpha, float beta)
+    {
+        var v = sum * alpha;
+        if (beta != 0f) v = Vector128.FusedMultiplyAdd(Vector128.Create(beta), Vector128.Load(dst), v);
+        v.Store(dst);
+    }
+
+    /// <summary>The part of a scratch tile of sums [MR, ld] that lies inside C, combined as <see cref="Update(float*, Vector512{float}, float, float)"/> does.</summary>
+    static void StoreEdge(float* sums, int ld, float* c, int ldc, int rows, int cols, float alpha, float beta)
     {
         for (int r = 0; r < rows; r++)
-        {
-            float* ar = a + (long)(i0 + r) * lda;
-            float* cr = c + (long)(i0 + r) * p.Ldc + j0;
-            for (int q = 0; q < cols; q++)
+            for (int j = 0; j < cols; j++)
             {
-                float sum = 0f;
-                float* bj = b + j0 + q;
-                for (int k = 0; k < p.K; k++) sum += ar[k] * bj[(long)k * ldb];
-                cr[q] = p.Beta != 0f ? p.Alpha * sum + p.Beta * cr[q] : p.Alpha * sum;
+                float v = sums[r * ld + j] * alpha;
+                c[(long)r * ldc + j] = beta != 0f ? MathF.FusedMultiplyAdd(beta, c[(long)r * ldc + j], v) : v;
             }
+    }
+
+    /// <summary>C = beta C (alpha times an empty sum), for K = 0.</summary>
+    static void ScaleC(float* c, int ldc, int rowStart, int rowEnd, int colStart, int colEnd, float beta)
+    {
+        for (int i = rowStart; i < rowEnd; i++)
+        {
+            var row = new Span<float>(c + (long)i * ldc + colStart, colEnd - colStart);
+            if (beta == 0f) row.Clear();
+            else foreach (ref float x in row) x *= beta;
         }
     }
 
     public void Dispose() { }
+
+    static int CeilDiv(int a, int b) => (a + b - 1) / b;
+    static int RoundUp(int a, int b) => CeilDiv(a, b) * b;
+
+    /// <summary>
+    /// One thread's packing buffers, 64-byte aligned so micro-panel loads never split a cache line. Per
+    /// thread, so two streams' host work (or two workers) never share one.
+    /// </summary>
+    sealed class PackBuffers
+    {
+        [ThreadStatic] static PackBuffers? current;
+        float[] a = [], b = [];
+        public float* A { get; private set; }
+        public float* B { get; private set; }
+
+        public static PackBuffers ForThread(int aFloats, int bFloats)
+        {
+            var buffers = current ??= new PackBuffers();
+            if (buffers.a.Length < aFloats + 16) buffers.A = Aligned(aFloats, out buffers.a);
+            if (buffers.b.Length < bFloats + 16) buffers.B = Aligned(bFloats, out buffers.b);
+            return buffers;
+        }
+
+        // Pinned arrays never move, so the aligned pointer stays valid for the array's lifetime.
+        static float* Aligned(int floats, out float[] array)
+        {
+            array = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
+            nint address = (nint)Unsafe.AsPointer(ref array[0]);
+            return (float*)((address + 63) & ~(nint)63);
+        }
+    }
 }
+
+/// <summary>The host GEMM's micro-kernel, by the SIMD width it uses.</summary>
+public enum HostGemmKernel { Avx512, Avx2, Vector128 }

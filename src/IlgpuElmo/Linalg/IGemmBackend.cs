@@ -10,7 +10,7 @@ namespace IlgpuElmo.Linalg;
 /// </summary>
 public interface IGemmBackend : IDisposable
 {
-    /// <summary>Short name for logs and benchmarks: "cublas", "tiled-kernel", "coarse-kernel", "host-simd".</summary>
+    /// <summary>Short name for logs and benchmarks: "cublas", "tiled-kernel", "coarse-kernel", "host-packed-avx512".</summary>
     string Name { get; }
 
     /// <summary>Enqueues C = alpha op(A) op(B) + beta C on <paramref name="stream"/>; with beta = 0, C is not read.</summary>

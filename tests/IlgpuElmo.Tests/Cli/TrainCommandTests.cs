@@ -118,4 +118,15 @@ public class BenchCommandTests
         Assert.Contains("sampled softmax", r.Model);
         Assert.Equal(2, IlgpuElmo.Cli.Program.Run(["bench", "--vocab-size", "3"], TextWriter.Null));
     }
+
+    [Fact]
+    public void TimesEmbeddingBatchesOfSyntheticSentences()
+    {
+        var options = TinyModels.Options(chars: true, SoftmaxKind.Sampled);
+        var r = IlgpuElmo.Cli.Commands.BenchCommand.RunEmbedding(TestDevices.Host, options, sentenceCount: 3, wordVocabularySize: 1000, batches: 1, warmup: 0);
+        Assert.Equal(3, r.Sentences);
+        Assert.InRange(r.Tokens, 3 * 5, 3 * 45);
+        Assert.True(r.TokensPerSecond > 0 && double.IsFinite(r.TokensPerSecond));
+        Assert.Equal(2, IlgpuElmo.Cli.Program.Run(["bench", "--embed", "--sentences", "0"], TextWriter.Null));
+    }
 }

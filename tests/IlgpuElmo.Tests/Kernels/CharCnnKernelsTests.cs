@@ -76,22 +76,13 @@ public class CharCnnKernelsTests
 
     [Theory]
     [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
-    public void ActivationAndConvolutionGradients(string mode)
+    public void ActivationBackward(string mode)
     {
         var d = TestDevices.Get(mode);
         var k = d.Kernels(rt => new CharCnnKernels(rt));
         var random = new Random(51);
-        int positions = L - W + 1;
-        var ids = CharIds(random);
-        var embed = TestData.Random(random, 7 * D);
-        var weight = TestData.Random(random, W * D * Nf);
-        var argmax = Enumerable.Range(0, N * F).Select(_ => random.Next(positions)).ToArray();
         var y = TestData.Random(random, N * F);
         var gradOut = TestData.Random(random, N * F);
-        using var dIds = d.Upload<int>(ids, N, L);
-        using var dEmbed = d.Upload<float>(embed, 7, D);
-        using var dWeight = d.Upload<float>(weight, W * D, Nf);
-        using var dArg = d.Upload<int>(argmax, N, F);
         using var dY = d.Upload<float>(y, N, F);
         using var dGradOut = d.Upload<float>(gradOut, N, F);
 
@@ -102,32 +93,52 @@ public class CharCnnKernelsTests
             var expectedPre = y.Select((v, i) => activation == CharCnnKernels.Tanh ? gradOut[i] * (1 - (double)v * v) : v > 0 ? gradOut[i] : 0.0).ToArray();
             TestData.AssertClose(gradPre.ToArray(d.Stream), expectedPre, 1e-6, 1e-7, "activation backward");
         }
+    }
 
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void MaxPoolBackwardRoutesEachFilterToItsArgmax(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        var random = new Random(53);
+        int positions = L - W + 1;
+        var argmax = Enumerable.Range(0, N * F).Select(_ => random.Next(positions)).ToArray();
         var pre = TestData.Random(random, N * F);
+        using var dArg = d.Upload<int>(argmax, N, F);
         using var dPre = d.Upload<float>(pre, N, F);
-        var views = new CharConvGradViews(dIds.View, dArg.View, dPre.View);
-        var priorW = TestData.Random(random, W * D * Nf);
-        using var dWGrad = d.Upload<float>(priorW, W * D, Nf);
-        k.WeightGrad(d.Stream, P, views, dEmbed.View, dWGrad.View);
-        var priorX = TestData.Random(random, N * L * D);
-        using var dXGrad = d.Upload<float>(priorX, N * L, D);
-        k.InputGrad(d.Stream, P, views, dWeight.View, dXGrad.View);
-
-        var expectedW = priorW.Select(x => (double)x).ToArray();
-        var expectedX = priorX.Select(x => (double)x).ToArray();
+        using var gradConv = d.Upload<float>(TestData.Poison(N * positions * Nf), N * positions, Nf);
+        k.MaxPoolBackward(d.Stream, P, dArg.View, dPre.View, gradConv.View);
+        var expected = new float[N * positions * Nf];
         for (int tok = 0; tok < N; tok++)
             for (int f = 0; f < Nf; f++)
             {
-                int at = tok * F + Off + f, t = argmax[at];
+                int at = tok * F + Off + f;
+                expected[(tok * positions + argmax[at]) * Nf + f] = pre[at];
+            }
+        Assert.Equal(expected, gradConv.ToArray(d.Stream));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void WindowsBackwardAddsEachWindowOntoItsCharacters(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        var random = new Random(54);
+        int positions = L - W + 1;
+        var gradWindows = TestData.Random(random, N * positions * W * D);
+        var prior = TestData.Random(random, N * L * D);
+        using var dGradWindows = d.Upload<float>(gradWindows, N * positions, W * D);
+        using var gradEmbedded = d.Upload<float>(prior, N * L, D);
+        k.WindowsBackward(d.Stream, P, dGradWindows.View, gradEmbedded.View);
+        var expected = prior.Select(x => (double)x).ToArray();
+        for (int tok = 0; tok < N; tok++)
+            for (int t = 0; t < positions; t++)
                 for (int j = 0; j < W; j++)
                     for (int e = 0; e < D; e++)
-                    {
-                        expectedW[(j * D + e) * Nf + f] += (double)embed[ids[tok * L + t + j] * D + e] * pre[at];
-                        expectedX[(tok * L + t + j) * D + e] += (double)weight[(j * D + e) * Nf + f] * pre[at];
-                    }
-            }
-        TestData.AssertClose(dWGrad.ToArray(d.Stream), expectedW, 1e-5, 1e-6, "conv weight gradient");
-        TestData.AssertClose(dXGrad.ToArray(d.Stream), expectedX, 1e-5, 1e-6, "embedded characters gradient");
+                        expected[(tok * L + t + j) * D + e] += gradWindows[((tok * positions + t) * W + j) * D + e];
+        TestData.AssertClose(gradEmbedded.ToArray(d.Stream), expected, 1e-6, 1e-7, "embedded characters gradient");
     }
 
     [Theory]

@@ -7,18 +7,45 @@ namespace IlgpuElmo.Tests.Linalg;
 
 /// <summary>
 /// Every GEMM backend that runs without a GPU (our coarse and tiled ILGPU kernels through the CPU
-/// accelerator's simulation, and the host SIMD GEMM) against the float64 reference.
+/// accelerator's simulation, and the host packed GEMM with each micro-kernel this processor runs, on one
+/// and on several threads) against the float64 reference.
 /// </summary>
 public class GemmTests
 {
-    public static TheoryData<string> Backends => new() { "coarse", "tiled", "host" };
+    public static TheoryData<string> Backends
+    {
+        get
+        {
+            var names = new TheoryData<string> { "coarse", "tiled" };
+            foreach (var host in HostBackends) names.Add(host);
+            return names;
+        }
+    }
+
+    public static TheoryData<string> HostBackends
+    {
+        get
+        {
+            var names = new TheoryData<string>();
+            foreach (var kind in Enum.GetValues<HostGemmKernel>())
+                if (HostGemm.IsSupported(kind)) { names.Add($"host-{kind}-1"); names.Add($"host-{kind}-3"); }
+            return names;
+        }
+    }
 
     static (ComputeDevice device, Gemm gemm) Backend(string name) => name switch
     {
         "coarse" => (TestDevices.Simulated, new Gemm(new KernelGemm(TestDevices.Simulated.Kernels(rt => new GemmKernels(rt)), tiled: false))),
         "tiled" => (TestDevices.Simulated, new Gemm(new KernelGemm(TestDevices.Simulated.Kernels(rt => new GemmKernels(rt)), tiled: true))),
-        _ => (TestDevices.Host, new Gemm(new HostGemm())),
+        _ => (TestDevices.Host, HostBackend(name)),
     };
+
+    // "host-Avx512-3": that micro-kernel, 3 workers (more than this machine's cores, so splits are exercised).
+    static Gemm HostBackend(string name)
+    {
+        var parts = name.Split('-');
+        return new Gemm(new HostGemm(Enum.Parse<HostGemmKernel>(parts[1]), int.Parse(parts[2])));
+    }
 
     static readonly (int M, int N, int K)[] OddShapes =
     [
@@ -50,6 +77,48 @@ public class GemmTests
                 Check(device, gemm, random, 7, 33, 5, ta, tb, alpha: 0.5f, beta: -1.5f, batch: 3, padA: 3, padB: 1, padC: 2);
                 Check(device, gemm, random, 33, 7, 129, ta, tb, alpha: -2f, beta: 1f, batch: 2, padA: 0, padB: 2, padC: 0);
             }
+    }
+
+    /// <summary>
+    /// Shapes past one cache block in every dimension (K over KC = 256, rows over MC = 96) with edges
+    /// in each, and enough work to run in parallel.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(HostBackends))]
+    public void BlockedShapesMatchFloat64(string backend)
+    {
+        var (device, gemm) = Backend(backend);
+        var random = new Random(13);
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                Check(device, gemm, random, 101, 70, 300, ta, tb, alpha: 1f, beta: 0f, batch: 1, padA: 1, padB: 0, padC: 1);
+                Check(device, gemm, random, 13, 130, 517, ta, tb, alpha: 0.75f, beta: 0.5f, batch: 1, padA: 0, padB: 3, padC: 0);
+            }
+        Check(device, gemm, random, 5, 9, 200, false, true, alpha: 1f, beta: 1f, batch: 7, padA: 0, padB: 0, padC: 0);
+    }
+
+    [Fact]
+    public void HostResultsAreBitIdenticalForAnyWorkerCount()
+    {
+        var device = TestDevices.Host;
+        var random = new Random(14);
+        foreach (var (m, n, k) in new[] { (64, 1000, 300), (500, 40, 35), (1, 300, 700) })
+        {
+            float[] a = TestData.Random(random, m * k), b = TestData.Random(random, k * n), c0 = TestData.Random(random, m * n);
+            var p = new GemmParams(m, n, k, 0.5f, 1f, 0, 0, k, n, n, 0, 0, 0, 1);
+            float[]? first = null;
+            foreach (int workers in new[] { 1, 2, 3, 5 })
+            {
+                using var da = device.Upload<float>(a, a.Length);
+                using var db = device.Upload<float>(b, b.Length);
+                using var dc = device.Upload<float>(c0, c0.Length);
+                new Gemm(new HostGemm(workers: workers)).Run(device.Stream, p, da.View, db.View, dc.View);
+                var c = dc.ToArray(device.Stream);
+                first ??= c;
+                Assert.True(first.AsSpan().SequenceEqual(c), $"{m}x{n}x{k}: {workers} workers differ from 1 worker");
+            }
+        }
     }
 
     /// <summary>

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Ours vs the TorchSharp (LibTorch CPU) peer, interleaved round by round, both at 2 threads:
+#   training: `elmo bench --preset cpu-small --vocab-size 19423` (ms per step) against the peer's two
+#             variants (LibTorch's LSTM-with-projection kernel; a hand-written clipped cell like ours);
+#   embedding: `elmo bench --preset elmo-original --embed` (64 synthetic sentences, tokens/s) against the
+#             peer's `embed` at the same size on the same sentences.
+# Prints every round, then medians and ratios. Ours runs with host execution (the CPU default).
+# Usage: benchmarks/cpu/compare.sh [train|embed|all]   (default all)
+# Environment: ROUNDS (3), TRAIN_STEPS (10, after 2 warm-up), EMBED_BATCHES (2, after 1 warm-up), THREADS (2),
+# OMP_WAIT_POLICY (PASSIVE, see below).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+what=${1:-all}
+rounds=${ROUNDS:-3}
+train_steps=${TRAIN_STEPS:-10}
+embed_batches=${EMBED_BATCHES:-2}
+threads=${THREADS:-2}
+
+dotnet build src/IlgpuElmo.Cli -c Release -v quiet -nologo >/dev/null
+dotnet build benchmarks/peers/TorchSharpPeer -c Release -v quiet -nologo >/dev/null
+# Two threads for both: .NET's processor count (our parallel loops and GEMM workers), LibTorch's intra-op pool.
+export DOTNET_PROCESSOR_COUNT=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
+# On a shared, oversubscribed machine LibTorch's spinning OpenMP barriers collapse (measured here at load
+# ~100: 92 s per step spinning, 1.5 s passive), so the peer's threads sleep at barriers unless told otherwise;
+# on a quiet machine set OMP_WAIT_POLICY=ACTIVE to give the peer its spinning barriers back.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+ours=(dotnet src/IlgpuElmo.Cli/bin/Release/net10.0/elmo.dll bench --device cpu --cpu-execution host)
+peer=(dotnet benchmarks/peers/TorchSharpPeer/bin/Release/net10.0/TorchSharpPeer.dll)
+
+# Runs a command, echoes its first line that gives $1 ("ms/step" or "tokens/s"), prints that number.
+measure() {
+  local unit=$1; shift
+  local line
+  line=$("$@" 2>/dev/null | grep -E "[0-9.]+ $unit" | head -1)
+  echo "    $line" >&2
+  grep -oE "[0-9.]+ $unit" <<<"$line" | head -1 | cut -d' ' -f1
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+date -u "+%Y-%m-%d %H:%M UTC, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
+declare -a t_ours t_lib t_cell e_ours e_lib e_cell
+for ((r = 1; r <= rounds; r++)); do
+  echo "round $r" >&2
+  if [[ $what != embed ]]; then
+    t_ours+=("$(measure ms/step "${ours[@]}" --preset cpu-small --vocab-size 19423 --steps "$train_steps" --warmup 2)")
+    t_lib+=("$(measure ms/step "${peer[@]}" train --variant libtorch --steps "$train_steps" --warmup 2 --threads "$threads")")
+    t_cell+=("$(measure ms/step "${peer[@]}" train --variant clipped --steps "$train_steps" --warmup 2 --threads "$threads")")
+  fi
+  if [[ $what != train ]]; then
+    e_ours+=("$(measure tokens/s "${ours[@]}" --preset elmo-original --embed --sentences 64 --steps "$embed_batches" --warmup 1)")
+    e_lib+=("$(measure tokens/s "${peer[@]}" embed --variant libtorch --sentences 64 --steps "$embed_batches" --warmup 1 --threads "$threads")")
+    e_cell+=("$(measure tokens/s "${peer[@]}" embed --variant clipped --sentences 64 --steps "$embed_batches" --warmup 1 --threads "$threads")")
+  fi
+done
+echo "finished $(date -u +%H:%M) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [[ $what != embed ]]; then
+  a=$(printf '%s\n' "${t_ours[@]}" | median); b=$(printf '%s\n' "${t_lib[@]}" | median); c=$(printf '%s\n' "${t_cell[@]}" | median)
+  best=$(printf '%s\n%s\n' "$b" "$c" | sort -g | head -1)
+  echo "training cpu-small, median ms/step over $rounds rounds: ours $a (${t_ours[*]}), peer LibTorch LSTM $b (${t_lib[*]}), peer clipped cell $c (${t_cell[*]})"
+  awk -v a="$a" -v b="$best" 'BEGIN { printf "  ours / faster peer step time: %.2f (target <= 0.80)\n", a / b }'
+fi
+if [[ $what != train ]]; then
+  a=$(printf '%s\n' "${e_ours[@]}" | median); b=$(printf '%s\n' "${e_lib[@]}" | median); c=$(printf '%s\n' "${e_cell[@]}" | median)
+  best=$(printf '%s\n%s\n' "$b" "$c" | sort -g | tail -1)
+  echo "embedding elmo-original, median tokens/s over $rounds rounds: ours $a (${e_ours[*]}), peer LibTorch LSTM $b (${e_lib[*]}), peer clipped cell $c (${e_cell[*]})"
+  awk -v a="$a" -v b="$best" 'BEGIN { printf "  ours / faster peer tokens/s: %.2f (target >= 1.25)\n", a / b }'
+fi

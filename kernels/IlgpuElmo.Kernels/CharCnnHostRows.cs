@@ -1,0 +1,77 @@
+using System.Numerics.Tensors;
+using ILGPU;
+using IlgpuElmo.Tensors;
+
+namespace IlgpuElmo.Kernels;
+
+/// <summary>
+/// Host execution's versions of <see cref="CharCnnKernels"/>' window and max-pool kernels, one token per
+/// call: the same results as the kernel of the same name, with whole rows copied, compared and added as
+/// spans instead of one element per call. Views are CPU-accelerator memory.
+/// </summary>
+static class CharCnnHostRows
+{
+    /// <summary>The token's P window rows [w*d]: row t is the embeddings of characters t .. t+w-1 back to back.</summary>
+    public static void Windows(int token, CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<float> windows)
+    {
+        int d = p.EmbedDim, rowSize = p.Width * d;
+        var ids = charIds.SubView((long)token * p.MaxChars, p.MaxChars).AsHostSpan();
+        var table = charEmbed.AsHostSpan();
+        var rows = windows.SubView((long)token * p.Positions * rowSize, (long)p.Positions * rowSize).AsHostSpan();
+        for (int t = 0; t < p.Positions; t++)
+            for (int j = 0; j < p.Width; j++)
+                table.Slice(ids[t + j] * d, d).CopyTo(rows.Slice(t * rowSize + j * d, d));
+    }
+
+    /// <summary>Each filter's max over the token's positions (first on ties), then bias and activation.</summary>
+    public static void MaxPool(int token, CharConvParams p, ArrayView<float> conv, ArrayView<float> bias, ArrayView<float> output, ArrayView<int> argmax)
+    {
+        int n = p.Filters;
+        var rows = conv.SubView((long)token * p.Positions * n, (long)p.Positions * n).AsHostSpan();
+        var best = output.SubView((long)token * p.TotalFilters + p.ColumnOffset, n).AsHostSpan();
+        var bestT = argmax.SubView((long)token * p.TotalFilters + p.ColumnOffset, n).AsHostSpan();
+        rows[..n].CopyTo(best);
+        bestT.Clear();
+        for (int t = 1; t < p.Positions; t++)
+        {
+            var row = rows.Slice(t * n, n);
+            for (int f = 0; f < n; f++)
+                if (row[f] > best[f])
+                {
+                    best[f] = row[f];
+                    bestT[f] = t;
+                }
+        }
+        TensorPrimitives.Add(best, bias.AsHostSpan(), best);
+        if (p.Activation == CharCnnKernels.Tanh) TensorPrimitives.Tanh(best, best);
+        else TensorPrimitives.Max(best, 0f, best);
+    }
+
+    /// <summary>The token's [P, n] conv gradient: zero except each filter's argmax row.</summary>
+    public static void MaxPoolBackward(int token, CharConvParams p, ArrayView<int> argmax, ArrayView<float> gradPre, ArrayView<float> gradConv)
+    {
+        int n = p.Filters;
+        var rows = gradConv.SubView((long)token * p.Positions * n, (long)p.Positions * n).AsHostSpan();
+        var at = argmax.SubView((long)token * p.TotalFilters + p.ColumnOffset, n).AsHostSpan();
+        var grad = gradPre.SubView((long)token * p.TotalFilters + p.ColumnOffset, n).AsHostSpan();
+        rows.Clear();
+        for (int f = 0; f < n; f++) rows[at[f] * n + f] = grad[f];
+    }
+
+    /// <summary>Per character c of the token: the window rows' slices for c summed over ascending j, then added on.</summary>
+    public static void WindowsBackward(int token, CharConvParams p, ArrayView<float> gradWindows, ArrayView<float> gradEmbedded)
+    {
+        int d = p.EmbedDim, rowSize = p.Width * d;
+        var rows = gradWindows.SubView((long)token * p.Positions * rowSize, (long)p.Positions * rowSize).AsHostSpan();
+        var target = gradEmbedded.SubView((long)token * p.MaxChars * d, (long)p.MaxChars * d).AsHostSpan();
+        Span<float> sum = d <= 256 ? stackalloc float[d] : new float[d];
+        for (int c = 0; c < p.MaxChars; c++)
+        {
+            int first = Math.Max(0, c - p.Positions + 1), last = Math.Min(p.Width - 1, c);
+            sum.Clear();
+            for (int j = first; j <= last; j++) TensorPrimitives.Add(sum, rows.Slice((c - j) * rowSize + j * d, d), sum);
+            var at = target.Slice(c * d, d);
+            TensorPrimitives.Add(at, sum, at);
+        }
+    }
+}
