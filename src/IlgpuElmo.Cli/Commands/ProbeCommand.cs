@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
 using IlgpuElmo.Probing;
 using IlgpuElmo.Reporting;
@@ -55,8 +56,8 @@ static class ProbeCommand
                 MaxTestTokens = Positive(testTokens, defaults.MaxTestTokens),
                 Epochs = epochCount,
             };
-            var r = PosProbe.Run(dev, lm, Split(CorpusSplit.Train), Split(CorpusSplit.Test), options, m => Console.Error.WriteLine(m),
-                new ProbeProgressLines(Console.Error));
+            var r = ProbeProgressDisplay.Run(progress =>
+                PosProbe.Run(dev, lm, Split(CorpusSplit.Train), Split(CorpusSplit.Test), options, m => Console.Error.WriteLine(m), progress));
             string folder = result.GetValue(output) ?? result.GetValue(model.Model) ?? ".";
             Directory.CreateDirectory(folder);
             Console.WriteLine(Table(r));

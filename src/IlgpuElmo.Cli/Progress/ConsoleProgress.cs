@@ -10,7 +10,7 @@ namespace IlgpuElmo.Cli.Progress;
 /// </summary>
 static class ConsoleProgress
 {
-    static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>Runs <paramref name="work"/> while showing its progress towards <paramref name="total"/> <paramref name="unit"/>.</summary>
     public static T Run<T>(string description, string unit, long total, Func<IProgress<long>, T> work)
@@ -22,13 +22,15 @@ static class ConsoleProgress
             log.Finish();
             return result;
         }
-        // Interactive by stderr alone: `elmo embed ... > out.txt` on a terminal still gets the bar.
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error), Interactive = InteractionSupport.Yes });
-        return console.Progress()
+        return Terminal().Progress()
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
                 new RateColumn(unit), new RemainingTimeColumn(), new ElapsedTimeColumn())
             .Start(context => work(new TaskProgress(context.AddTask(Markup.Escape(description), maxValue: Math.Max(1, total)))));
     }
+
+    /// <summary>A Spectre console on stderr, interactive: `elmo embed ... > out.txt` on a terminal still gets the bar.</summary>
+    public static IAnsiConsole Terminal() =>
+        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error), Interactive = InteractionSupport.Yes });
 
     /// <summary>Moves a Spectre task (its speed and remaining time follow from the values set).</summary>
     sealed class TaskProgress(ProgressTask task) : IProgress<long>

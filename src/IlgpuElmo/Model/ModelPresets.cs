@@ -33,7 +33,7 @@ public static class ModelPresets
     /// </summary>
     public static BilmOptions CpuDefault => CpuSmall with
     {
-        NEpochs = 1,
+        NEpochs = 3,
         LearningRate = 0.004f,
         LearningRateSchedule = new LearningRateSchedule(50, LearningRateDecay.Linear, 0.1f),
     };

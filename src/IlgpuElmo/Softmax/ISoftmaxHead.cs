@@ -34,7 +34,7 @@ public interface ISoftmaxHead : IHasParameters, IDisposable
 
     /// <summary>
     /// Call once per training step, after the trainer has zeroed the gradients and before the first
-    /// <see cref="ForwardBackward"/>: row-sparse parameters then list (<see cref="Parameter.TouchedRows"/>)
+    /// ForwardBackward call: row-sparse parameters then list (<see cref="Parameter.TouchedRows"/>)
     /// the union of the rows the step's calls touch. A no-op for heads without row-sparse parameters.
     /// </summary>
     void BeginStep(AcceleratorStream stream);

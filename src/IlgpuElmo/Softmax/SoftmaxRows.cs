@@ -26,7 +26,7 @@ internal sealed class SoftmaxRows(string head)
     }
 
     /// <summary>
-    /// Copies the targets to the host and checks them (<see cref="CheckTargets"/>). The span is valid until the next call.
+    /// Copies the targets to the host and checks them (<see cref="CheckTargets(ReadOnlySpan{int}, int)"/>). The span is valid until the next call.
     /// </summary>
     public ReadOnlySpan<int> ReadTargets(AcceleratorStream stream, DeviceTensor<int> targetIds, int vocabularySize)
     {
