@@ -69,13 +69,7 @@ public sealed class FullSoftmaxHead : ISoftmaxHead
     public void BeginStep(AcceleratorStream stream) { }
 
     public double ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> gradHidden, float lossScale)
-    {
-        rows.CheckShapes(hidden, targets, gradHidden, HiddenSize);
-        var host = rows.ReadTargets(stream, targets, VocabularySize).ToArray();
-        var sum = workspace.Get<float>("loss-sum", 1);
-        ForwardBackward(stream, hidden, new TrainingTargets(host, targets), gradHidden, lossScale, new LossOutput(sum.View, 1f));
-        return SoftmaxRows.ReadScalar(stream, sum);
-    }
+        => rows.ForwardBackwardReadingLoss(this, workspace, stream, hidden, targets, gradHidden, lossScale);
 
     public void ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, TrainingTargets targets, DeviceTensor<float> gradHidden,
         float lossScale, LossOutput loss)

@@ -98,13 +98,7 @@ public sealed class SampledSoftmaxHead : ISoftmaxHead
 
     /// <summary>The sampled loss with the next sample of this head's sampler (see <see cref="ISoftmaxHead.ForwardBackward(AcceleratorStream, DeviceTensor{float}, DeviceTensor{int}, DeviceTensor{float}, float)"/>).</summary>
     public double ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, DeviceTensor<int> targets, DeviceTensor<float> gradHidden, float lossScale)
-    {
-        rows.CheckShapes(hidden, targets, gradHidden, HiddenSize);
-        var host = rows.ReadTargets(stream, targets, VocabularySize).ToArray();
-        var sum = workspace.Get<float>("loss-sum", 1);
-        ForwardBackward(stream, hidden, new TrainingTargets(host, targets), gradHidden, lossScale, new LossOutput(sum.View, 1f));
-        return SoftmaxRows.ReadScalar(stream, sum);
-    }
+        => rows.ForwardBackwardReadingLoss(this, workspace, stream, hidden, targets, gradHidden, lossScale);
 
     /// <summary>The sampled loss with the next sample, written to <paramref name="loss"/> on the device (no host wait).</summary>
     public void ForwardBackward(AcceleratorStream stream, DeviceTensor<float> hidden, TrainingTargets targets, DeviceTensor<float> gradHidden,

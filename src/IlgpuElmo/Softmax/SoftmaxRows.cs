@@ -69,6 +69,20 @@ internal sealed class SoftmaxRows(string head)
     /// <summary>Reads one device float (a loss a training call wrote) back: a host wait.</summary>
     public static double ReadScalar(AcceleratorStream stream, DeviceTensor<float> slot) => slot.ToArray(stream)[0];
 
+    /// <summary>
+    /// The host-facing form of a head's training call (tests, the probe, benchmarks): targets read back and
+    /// checked, the loss summed on the device into a workspace slot, then read back (one wait).
+    /// </summary>
+    public double ForwardBackwardReadingLoss(ISoftmaxHead head, Workspace workspace, AcceleratorStream stream, DeviceTensor<float> hidden,
+        DeviceTensor<int> targets, DeviceTensor<float> gradHidden, float lossScale)
+    {
+        CheckShapes(hidden, targets, gradHidden, head.HiddenSize);
+        var host = ReadTargets(stream, targets, head.VocabularySize).ToArray();
+        var sum = workspace.Get<float>("loss-sum", 1);
+        head.ForwardBackward(stream, hidden, new TrainingTargets(host, targets), gradHidden, lossScale, new LossOutput(sum.View, 1f));
+        return ReadScalar(stream, sum);
+    }
+
     /// <summary>Reads rowLoss [N] back (waits for the device) and adds it up in float64.</summary>
     public double SumLosses(AcceleratorStream stream, DeviceTensor<float> rowLoss)
     {
