@@ -18,6 +18,7 @@ public sealed class ElementwiseKernels
     readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> copy;
     readonly Action<AcceleratorStream, Index1D, float, ArrayView<float>, float, ArrayView<float>> axpby;
     readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>> addRowBias;
+    readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> scaleShiftColumns;
     readonly Action<AcceleratorStream, KernelConfig, ColumnSumsParams, ArrayView<float>, ArrayView<float>, ArrayView<float>> columnSumsPartial;
     readonly Action<AcceleratorStream, Index1D, ColumnSumsParams, ArrayView<float>, ArrayView<float>> columnSumsFinish;
     readonly ConcurrentDictionary<AcceleratorStream, MemoryBuffer1D<float, Stride1D.Dense>> columnSumsScratch = new();
@@ -32,6 +33,7 @@ public sealed class ElementwiseKernels
         copy = acc.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(CopyKernel);
         axpby = acc.LoadAutoGroupedKernel<Index1D, float, ArrayView<float>, float, ArrayView<float>>(AxpbyKernel);
         addRowBias = acc.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(AddRowBiasKernel);
+        scaleShiftColumns = acc.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(ScaleShiftColumnsKernel);
         columnSumsPartial = acc.LoadKernel<ColumnSumsParams, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ColumnSumsPartialKernel);
         columnSumsFinish = acc.LoadAutoGroupedKernel<Index1D, ColumnSumsParams, ArrayView<float>, ArrayView<float>>(ColumnSumsFinishKernel);
         // A warp's worth of neighbouring columns per group row (coalesced loads), as many row slices as the group holds.
@@ -81,6 +83,15 @@ public sealed class ElementwiseKernels
         int columns = (int)bias.Length;
         Check(columns > 0 && x.Length % columns == 0, $"AddRowBias: {x.Length} elements are not rows of {columns}.");
         runtime.For(s, x.Length, (st, i) => addRowBias(st, i, x, columns, bias), i => AddRowBiasKernel(i, x, columns, bias));
+    }
+
+    /// <summary>x[r, c] = x[r, c] * scale[c] + shift[c] for x [rows, columns], scale and shift [columns] (a per-feature affine map).</summary>
+    public void ScaleShiftColumns(AcceleratorStream s, ArrayView<float> x, ArrayView<float> scale, ArrayView<float> shift)
+    {
+        int columns = (int)scale.Length;
+        Check(columns > 0 && shift.Length == columns && x.Length % columns == 0,
+            $"ScaleShiftColumns: {x.Length} elements are not rows of {columns} (scale {scale.Length}, shift {shift.Length}).");
+        runtime.For(s, x.Length, (st, i) => scaleShiftColumns(st, i, x, columns, scale, shift), i => ScaleShiftColumnsKernel(i, x, columns, scale, shift));
     }
 
     /// <summary>Largest group the column sums use: 256 threads on GPUs, the device maximum on the CPU accelerator.</summary>
@@ -201,6 +212,9 @@ public sealed class ElementwiseKernels
 
     public static void AddRowBiasKernel(Index1D i, ArrayView<float> x, int columns, ArrayView<float> bias) =>
         x[i] += bias[i % columns];
+
+    public static void ScaleShiftColumnsKernel(Index1D i, ArrayView<float> x, int columns, ArrayView<float> scale, ArrayView<float> shift) =>
+        x[i] = x[i] * scale[i % columns] + shift[i % columns];
 
     /// <summary>
     /// Column sums, first pass. Group (ColumnTile x ColumnSlices), grid (column tiles, splits): thread (tx, ty)

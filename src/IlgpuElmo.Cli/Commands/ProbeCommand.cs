@@ -31,9 +31,12 @@ static class ProbeCommand
         var trainTokens = new Option<int?>("--max-train-tokens") { Description = "Training tokens for the classifiers and the baseline (Brown train split, in order; default: all of it)" };
         var testTokens = new Option<int?>("--max-test-tokens") { Description = "Tokens to score (Brown test split, in order; default: all of it)" };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training tokens", DefaultValueFactory = _ => defaults.Epochs };
+        var learningRate = new Option<float>("--learning-rate") { Description = "The classifiers' Adam learning rate (decayed linearly to a twentieth)", DefaultValueFactory = _ => defaults.LearningRate };
+        var batchSize = new Option<int>("--batch-size") { Description = "Training tokens per classifier update", DefaultValueFactory = _ => defaults.BatchSize };
+        var raw = new Option<bool>("--no-standardize") { Description = "Train on the raw layer vectors instead of standardising each feature with the training tokens' mean and variance" };
         var output = new Option<string?>("--out") { Description = "Folder for probe.json and probe.png (default: the model folder, or the current folder)" };
         var command = new Command("pos", "Part-of-speech probe on the Brown corpus: accuracy of each layer and of a learned scalar mix");
-        foreach (var o in new Option[] { trainTokens, testTokens, epochs, output }) command.Options.Add(o);
+        foreach (var o in new Option[] { trainTokens, testTokens, epochs, learningRate, batchSize, raw, output }) command.Options.Add(o);
         model.AddTo(command);
         device.AddTo(command);
         command.SetAction(result =>
@@ -50,11 +53,18 @@ static class ProbeCommand
             };
             int epochCount = result.GetValue(epochs);
             if (epochCount < 1) throw new InputException($"--epochs is {epochCount}; the classifiers need at least one pass.");
+            float rate = result.GetValue(learningRate);
+            if (!(rate > 0) || float.IsInfinity(rate)) throw new InputException($"--learning-rate is {rate}; give a positive number such as {defaults.LearningRate}.");
+            int batch = result.GetValue(batchSize);
+            if (batch < 1) throw new InputException($"--batch-size is {batch}; give a positive number of tokens such as {defaults.BatchSize}.");
             var options = defaults with
             {
                 MaxTrainTokens = Positive(trainTokens, defaults.MaxTrainTokens),
                 MaxTestTokens = Positive(testTokens, defaults.MaxTestTokens),
                 Epochs = epochCount,
+                LearningRate = rate,
+                BatchSize = batch,
+                Standardize = !result.GetValue(raw),
             };
             var r = ProbeProgressDisplay.Run(progress =>
                 PosProbe.Run(dev, lm, Split(CorpusSplit.Train), Split(CorpusSplit.Test), options, m => Console.Error.WriteLine(m), progress));
@@ -66,9 +76,15 @@ static class ProbeCommand
                 ["tag_set"] = "Brown tags with -tl/-hl/-nc removed",
                 ["tags"] = r.TagCount, ["train_tokens"] = r.TrainTokens, ["test_tokens"] = r.TestTokens,
                 ["test_tokens_unseen_words"] = r.UnseenTokens, ["test_tokens_ambiguous_words"] = r.AmbiguousTokens,
-                ["epochs"] = options.Epochs,
+                ["epochs"] = options.Epochs, ["batch_size"] = options.BatchSize, ["learning_rate"] = options.LearningRate,
+                ["standardized_features"] = options.Standardize,
                 ["baseline_most_frequent_tag"] = Json(r.Baseline),
                 ["accuracy"] = new JsonObject(r.Scores.Select(s => KeyValuePair.Create(s.Name, (JsonNode?)Json(s.Accuracy)))),
+                ["training"] = new JsonObject(r.Scores.Select(s => KeyValuePair.Create(s.Name, (JsonNode?)new JsonObject
+                {
+                    ["loss_per_pass"] = new JsonArray(s.PassLosses.Select(l => (JsonNode)l).ToArray()),
+                    ["accuracy"] = s.TrainAccuracy,
+                }))),
                 ["mix_weights"] = new JsonArray(r.MixWeights.Select(w => (JsonNode)w).ToArray()), ["mix_gamma"] = r.MixGamma,
             };
             AtomicFile.WriteAllText(Path.Combine(folder, "probe.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -91,16 +107,18 @@ static class ProbeCommand
 
     public static string Table(PosProbeResult r)
     {
-        static string Row(string name, TaggingAccuracy a) => $"| {name} | {Percent(a.All)} | {Percent(a.Unseen)} | {Percent(a.Ambiguous)} |";
+        static string Row(string name, TaggingAccuracy a, string training) =>
+            $"| {name} | {Percent(a.All)} | {Percent(a.Unseen)} | {Percent(a.Ambiguous)} | {training} |";
         var lines = new List<string>
         {
             $"POS probe: {r.TagCount} tags (Brown, -tl/-hl/-nc removed), {r.TrainTokens} training / {r.TestTokens} test tokens " +
             $"({r.UnseenTokens} of unseen words, {r.AmbiguousTokens} of ambiguous words)",
-            "| representation | all tokens | unseen words | ambiguous words |",
-            "|---|---|---|---|",
-            Row("most frequent tag (baseline)", r.Baseline),
+            "| representation | all tokens | unseen words | ambiguous words | training: accuracy; loss per pass |",
+            "|---|---|---|---|---|",
+            Row("most frequent tag (baseline)", r.Baseline, ""),
         };
-        lines.AddRange(r.Scores.Select(s => Row(s.Name, s.Accuracy)));
+        lines.AddRange(r.Scores.Select(s => Row(s.Name, s.Accuracy,
+            $"{Percent(s.TrainAccuracy)}; {string.Join(", ", s.PassLosses.Select(l => l.ToString("F3")))}")));
         lines.Add($"mix weights softmax(s): {string.Join(", ", r.MixWeights.Select(w => w.ToString("F3")))}; gamma {r.MixGamma:F3}");
         return string.Join('\n', lines);
     }

@@ -47,6 +47,22 @@ public class ElementwiseKernelsTests
         TestData.AssertClose(sums.ToArray(d.Stream), expectedSums, what: "column sums");
     }
 
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void ScaleShiftColumnsMatchesTheReference(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var random = new Random(8);
+        int rows = 6, cols = 5;
+        float[] x = TestData.Random(random, rows * cols), scale = TestData.Random(random, cols), shift = TestData.Random(random, cols);
+        using var dx = d.Upload<float>(x, rows, cols);
+        using var dscale = d.Upload<float>(scale, cols);
+        using var dshift = d.Upload<float>(shift, cols);
+        Kernels(d).ScaleShiftColumns(d.Stream, dx.View, dscale.View, dshift.View);
+        var expected = x.Select((v, i) => (double)v * scale[i % cols] + shift[i % cols]).ToArray();
+        TestData.AssertClose(dx.ToArray(d.Stream), expected, what: "scale and shift columns");
+    }
+
     [Fact]
     public void DropoutMaskIsTheSameInBothModesAndHasTheRightRate()
     {

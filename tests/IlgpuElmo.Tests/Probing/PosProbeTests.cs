@@ -94,6 +94,45 @@ public class PosProbeTests
         Assert.True(double.IsNaN(result.Baseline.Ambiguous));
     }
 
+    /// <summary>The context embedder's vectors, every feature shifted by 40 and layer 1's context features scaled by 1/1000.</summary>
+    sealed class BadlyScaledEmbedder : ISentenceEmbedder
+    {
+        readonly ContextEmbedder inner = new();
+        public int LayerCount => inner.LayerCount;
+        public int Width => inner.Width;
+
+        public IReadOnlyList<float[]> Embed(IReadOnlyList<string[]> sentences) => inner.Embed(sentences).Select(v =>
+        {
+            int tokens = v.Length / (2 * 8);
+            return v.Select((x, i) => (i >= tokens * 8 && i % 8 >= 4 ? x / 1000 : x) + 40).ToArray();
+        }).ToList();
+    }
+
+    [Fact]
+    public void StandardisedFeaturesTrainWhereRawOnesAreBadlyScaled()
+    {
+        using var data = PosProbe.Embed(TestDevices.Host, new BadlyScaledEmbedder(), Corpus(300, 1), Corpus(100, 2));
+        var options = new PosProbeOptions(Epochs: 6, BatchSize: 64, LearningRate: 0.05f);
+        var standardised = PosProbe.Score(TestDevices.Host, data, options);
+        var raw = PosProbe.Score(TestDevices.Host, data, options with { Standardize = false });
+        Assert.True(standardised.Scores[1].Accuracy.All > 0.99, $"layer 1, standardised: {standardised.Scores[1].Accuracy.All:P1}");
+        Assert.True(raw.Scores[1].Accuracy.All < standardised.Scores[1].Accuracy.All - 0.05,
+            $"layer 1, raw ({raw.Scores[1].Accuracy.All:P1}) misses the 1/1000-scaled context the standardised one ({standardised.Scores[1].Accuracy.All:P1}) uses");
+
+        // Scoring leaves the embedded data as it was: the same settings give the same result again.
+        var again = PosProbe.Score(TestDevices.Host, data, options);
+        Assert.Equal(standardised.Scores.Select(s => s.Accuracy), again.Scores.Select(s => s.Accuracy));
+
+        foreach (var score in standardised.Scores)
+        {
+            Assert.Equal(options.Epochs, score.PassLosses.Length);
+            Assert.True(score.PassLosses[^1] < score.PassLosses[0], $"{score.Name}: training loss falls, {string.Join(", ", score.PassLosses)}");
+            Assert.InRange(score.TrainAccuracy, 0.5, 1.0);
+        }
+        Assert.True(standardised.Scores[1].TrainAccuracy > 0.99, $"layer 1 fits its training tokens: {standardised.Scores[1].TrainAccuracy:P1}");
+        Assert.True(standardised.Scores[0].TrainAccuracy < 0.95, $"layer 0 cannot: {standardised.Scores[0].TrainAccuracy:P1}");
+    }
+
     sealed class Recorder(List<ProbeProgress> reports) : IProgress<ProbeProgress>
     {
         public void Report(ProbeProgress value) => reports.Add(value);
