@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Model;
@@ -106,29 +107,26 @@ sealed class ProbeClassifier : IDisposable
             elementwise.ScaleShiftColumns(device.Stream, output, scale.View.SubView((long)l * width, width), shift!.View.SubView((long)l * width, width));
     }
 
-    /// <summary>For each token in order: whether the classifier's most probable tag is its tag.</summary>
-    public bool[] Correct(ProbeFeatures data)
+    /// <summary>For every <paramref name="stride"/>-th token in order (0, stride, ...): whether the classifier's most probable tag is its tag.</summary>
+    public bool[] Correct(ProbeFeatures data, int stride = 1)
     {
-        var correct = new bool[data.Count];
+        var correct = new bool[(data.Count + stride - 1) / stride];
         const int chunk = 1024;
+        int tags = head.VocabularySize;
         var ids = new int[chunk];
-        for (int start = 0; start < data.Count; start += chunk)
+        var host = new float[chunk * tags];
+        for (int start = 0; start < correct.Length; start += chunk)
         {
-            int b = Math.Min(chunk, data.Count - start);
-            for (int i = 0; i < b; i++) ids[i] = start + i;
+            int b = Math.Min(chunk, correct.Length - start);
+            for (int i = 0; i < b; i++) ids[i] = (start + i) * stride;
             var rows = workspace.Get<int>("eval-rows", b);
             rows.CopyFrom(device.Stream, ids.AsSpan(0, b));
             var hidden = Hidden(data, rows, b);
-            var logProbs = workspace.Get<float>("log-probs", b, head.VocabularySize);
+            var logProbs = workspace.Get<float>("log-probs", b, tags);
             head.LogProbabilities(device.Stream, hidden, logProbs);
-            var host = logProbs.ToArray(device.Stream);
+            logProbs.CopyTo(device.Stream, host.AsSpan(0, b * tags));
             for (int i = 0; i < b; i++)
-            {
-                int best = 0;
-                var row = host.AsSpan(i * head.VocabularySize, head.VocabularySize);
-                for (int t = 1; t < row.Length; t++) if (row[t] > row[best]) best = t;
-                correct[start + i] = best == data.HostTags[start + i];
-            }
+                correct[start + i] = TensorPrimitives.IndexOfMax<float>(host.AsSpan(i * tags, tags)) == data.HostTags[ids[i]];
         }
         return correct;
     }
