@@ -12,7 +12,7 @@ namespace IlgpuElmo.Probing;
 /// orders of magnitude, and the classifiers converge in far fewer updates on standardised ones.
 /// </summary>
 public sealed record PosProbeOptions(int MaxTrainTokens = int.MaxValue, int MaxTestTokens = int.MaxValue, int Epochs = 3,
-    int BatchSize = 512, float LearningRate = 0.005f, float FinalLearningRateFraction = 0.05f, bool Standardize = true, ulong Seed = 1);
+    int BatchSize = 512, float LearningRate = 0.02f, float FinalLearningRateFraction = 0.05f, bool Standardize = true, ulong Seed = 1);
 
 /// <param name="PassLosses">Mean training cross-entropy of each pass over the training tokens (whether it converged).</param>
 /// <param name="TrainAccuracy">Accuracy after training on an evenly spread sample of about <see cref="PosProbe.TrainAccuracySample"/> training tokens (how far it fits them).</param>
