@@ -52,7 +52,7 @@ public sealed unsafe class HostGemm : IGemmBackend
             case HostGemmKernel.Avx2: nr = 16; kernel = &Kernel6x16Avx2; break;
             default: nr = 8; kernel = &Kernel6x8Vector128; break;
         }
-        this.workers = Math.Max(1, workers ?? Environment.ProcessorCount);
+        this.workers = Math.Max(1, workers ?? HostWorkers.Shared.Threads);
     }
 
     public static HostGemmKernel BestKernel =>
@@ -87,7 +87,7 @@ public sealed unsafe class HostGemm : IGemmBackend
         nint ap = (nint)a, bp = (nint)b, cp = (nint)c;
         if (perBatch < workers && byBatch > perBatch)
         {
-            Parallel.For(0, byBatch, w =>
+            HostWorkers.Shared.Run(byBatch, w =>
             {
                 for (long q = p.BatchCount * (long)w / byBatch; q < p.BatchCount * (long)(w + 1) / byBatch; q++)
                     RunOne(p, (float*)ap + q * p.StrideA, (float*)bp + q * p.StrideB, (float*)cp + q * p.StrideC, 0, p.M, 0, p.N);
@@ -100,7 +100,7 @@ public sealed unsafe class HostGemm : IGemmBackend
             if (perBatch <= 1) { RunOne(p, aq, bq, cq, 0, p.M, 0, p.N); continue; }
             nint aqp = (nint)aq, bqp = (nint)bq, cqp = (nint)cq;
             int step = splitColumns ? nr : MR;
-            Parallel.For(0, perBatch, w =>
+            HostWorkers.Shared.Run(perBatch, w =>
             {
                 // Whole tiles per worker, so the tile grid (and every sum) is the one a single thread uses.
                 int first = (int)((long)tiles * w / perBatch) * step, last = Math.Min((int)((long)tiles * (w + 1) / perBatch) * step, splitColumns ? p.N : p.M);
