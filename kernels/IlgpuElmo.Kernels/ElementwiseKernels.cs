@@ -172,7 +172,26 @@ public sealed class ElementwiseKernels
     public void Dropout(AcceleratorStream s, DropoutParams p, ArrayView<float> x, ArrayView<float> y)
     {
         Check(x.Length == y.Length, $"Dropout: x has {x.Length} elements, y {y.Length}.");
-        runtime.For(s, x.Length, (st, i) => dropout(st, i, p, x, y), i => DropoutKernel(i, p, x, y));
+        int chunks = (int)((x.Length + DropoutHostChunk - 1) / DropoutHostChunk);
+        runtime.ForRows(s, x.Length, (st, i) => dropout(st, i, p, x, y), chunks, c =>
+        {
+            long start = (long)c * DropoutHostChunk;
+            int length = (int)Math.Min(DropoutHostChunk, x.Length - start);
+            DropoutHost(p, start, x.SubView(start, length).AsHostSpan(), y.SubView(start, length).AsHostSpan());
+        });
+    }
+
+    /// <summary>Elements per host dropout chunk (a worker's unit of work).</summary>
+    const int DropoutHostChunk = 4096;
+
+    /// <summary>The host's <see cref="DropoutKernel"/> over elements [start, start + x.Length): a plain loop, no call per element. x and y may be the same.</summary>
+    static void DropoutHost(DropoutParams p, long start, ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int k = 0; k < x.Length; k++)
+        {
+            uint bits = CounterRandom.Hash(p.Seed, (ulong)(p.Offset + start + k));
+            y[k] = (bits >> 8) * (1f / 16777216f) >= p.Rate ? x[k] * p.Scale : 0f;
+        }
     }
 
     static void Check(bool ok, string message)
