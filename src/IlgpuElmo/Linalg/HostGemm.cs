@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using IlgpuElmo.Kernels;
@@ -211,10 +212,15 @@ public sealed unsafe class HostGemm : IGemmBackend
             int cols = Math.Min(nr, nc - jr);
             for (int k = 0; k < kc; k++)
             {
-                var src = new ReadOnlySpan<float>(b + (long)(k0 + k) * ldb + j0 + jr, cols);
-                var d = new Span<float>(dst + k * nr, nr);
-                src.CopyTo(d);
-                if (cols < nr) d[cols..].Clear();
+                float* src = b + (long)(k0 + k) * ldb + j0 + jr, d = dst + k * nr;
+                if (cols == nr && Vector.IsHardwareAccelerated && nr % Vector<float>.Count == 0)
+                {
+                    // nr is a whole number of vectors: a few register copies beat a memmove call per 32 floats.
+                    for (int j = 0; j < nr; j += Vector<float>.Count) Vector.Store(Vector.Load(src + j), d + j);
+                    continue;
+                }
+                new ReadOnlySpan<float>(src, cols).CopyTo(new Span<float>(d, nr));
+                if (cols < nr) new Span<float>(d + cols, nr - cols).Clear();
             }
         }
     }
