@@ -148,7 +148,7 @@ public class CharCnnKernelsTests
         var d = TestDevices.Get(mode);
         var k = d.Kernels(rt => new CharCnnKernels(rt));
         var random = new Random(52);
-        int n = 3, f = 5, size = n * f;
+        int n = 3, f = 21, size = n * f; // rows of two vectors and a tail on the host
         float[] x = TestData.Random(random, size), c = TestData.Random(random, size), t = TestData.Random(random, size);
         float[] bc = TestData.Random(random, f), bt = TestData.Random(random, f), dy = TestData.Random(random, size);
         using DisposableViews v = new(d, x, c, t, bc, bt, size);
@@ -166,7 +166,7 @@ public class CharCnnKernelsTests
 
         v.Y.CopyFrom(d.Stream, dy);
         using var gradX = d.Upload<float>(TestData.Poison(size), size);
-        k.HighwayBackward(d.Stream, v.Views, gradX.View);
+        k.HighwayBackward(d.Stream, f, v.Views, gradX.View);
         var dc = new double[size]; var dt = new double[size]; var dx = new double[size];
         for (int i = 0; i < size; i++)
         {
