@@ -36,7 +36,21 @@ static class CharCnnHostRows
         for (int t = 1; t < p.Positions; t++)
         {
             var row = rows.Slice(t * n, n);
-            for (int f = 0; f < n; f++)
+            int f = 0;
+            if (Vector.IsHardwareAccelerated)
+            {
+                // Strictly greater, as the scalar loop: ties and NaNs keep the earlier position.
+                var position = new Vector<int>(t);
+                for (; f <= n - Vector<float>.Count; f += Vector<float>.Count)
+                {
+                    var candidate = new Vector<float>(row[f..]);
+                    var current = new Vector<float>(best[f..]);
+                    var greater = Vector.GreaterThan(candidate, current);
+                    Vector.ConditionalSelect(greater, candidate, current).CopyTo(best[f..]);
+                    Vector.ConditionalSelect(greater, position, new Vector<int>(bestT[f..])).CopyTo(bestT[f..]);
+                }
+            }
+            for (; f < n; f++)
                 if (row[f] > best[f])
                 {
                     best[f] = row[f];
