@@ -240,7 +240,8 @@ public sealed class ElementwiseKernels
 
     public static void DropoutKernel(Index1D i, DropoutParams p, ArrayView<float> x, ArrayView<float> y)
     {
-        uint bits = CounterRandom.Hash(p.Seed, (ulong)(p.Offset + (int)i));
+        long at = i;
+        uint bits = CounterRandom.Hash(p.Seed, (ulong)(p.Offset + at / p.RowBlock * p.RowStride + at % p.RowBlock));
         bool keep = (bits >> 8) * (1f / 16777216f) >= p.Rate;
         y[i] = keep ? x[i] * p.Scale : 0f;
     }
@@ -249,10 +250,30 @@ public sealed class ElementwiseKernels
 /// <summary>A column-sum launch: x [Rows, Columns] split into Splits row ranges of RowsPerSplit; sums = Beta * sums + column sums.</summary>
 public readonly record struct ColumnSumsParams(int Rows, int Columns, int RowsPerSplit, int Splits, float Beta);
 
-/// <summary>Dropout rate, 1/(1-rate), seed and the element offset of this call in the step's random stream.</summary>
-public readonly record struct DropoutParams(float Rate, float Scale, ulong Seed, long Offset)
+/// <summary>
+/// Dropout rate, 1/(1-rate), seed and the element offset of this call in the step's random stream.
+/// Element i's counter is Offset + (i / RowBlock) * RowStride + i % RowBlock: with a replica's share of the
+/// batch rows (<see cref="StreamRows"/>) that is the counter the same element has in the whole batch, so
+/// data-parallel replicas draw exactly the masks one device would.
+/// </summary>
+public readonly record struct DropoutParams(float Rate, float Scale, ulong Seed, long Offset, long RowBlock, long RowStride)
 {
-    public static DropoutParams Create(float rate, ulong seed, long offset) => new(rate, 1f / (1f - rate), seed, offset);
+    /// <summary>Counters offset + i over the whole tensor (all rows on this device).</summary>
+    public static DropoutParams Create(float rate, ulong seed, long offset) =>
+        new(rate, 1f / (1f - rate), seed, offset, long.MaxValue, long.MaxValue);
+
+    /// <summary>
+    /// Counters for a [T, rows.Local, width] tensor holding rows [First, First + Local) of a [T, rows.Global, width]
+    /// one; <paramref name="offset"/> is the whole tensor's offset in the step's random stream.
+    /// </summary>
+    public static DropoutParams Create(float rate, ulong seed, long offset, StreamRows rows, int width) =>
+        new(rate, 1f / (1f - rate), seed, offset + (long)rows.First * width, (long)rows.Local * width, (long)rows.Global * width);
+}
+
+/// <summary>A replica's share of a batch's streams: rows [First, First + Local) of Global (all of them on one device).</summary>
+public readonly record struct StreamRows(int First, int Local, int Global)
+{
+    public static StreamRows All(int rows) => new(0, rows, rows);
 }
 
 /// <summary>A counter-based hash RNG (SplitMix64 finaliser): the same bits on every device for (seed, counter).</summary>
