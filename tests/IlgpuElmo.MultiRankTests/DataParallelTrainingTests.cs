@@ -98,6 +98,18 @@ public class DataParallelTrainingTests
         Assert.NotEmpty(tensors);
     }
 
+    [Fact]
+    public void NcclOnTheCpuIsAnErrorNamingWhatIsMissing()
+    {
+        // Without NCCL the error names the library; with it (a GPU machine), the CPU device this asks for.
+        bool installed = System.Runtime.InteropServices.NativeLibrary.TryLoad("libnccl.so.2", out _);
+        using var temp = new TempDirectory();
+        var (code, output) = MpiJob.Run(2, Train(TinyRun.Corpus(temp), TinyRun.Options(temp, characters: true), Path.Combine(temp.Path, "run"), 3,
+            "--distributed", "--all-reduce", "nccl", "--device", "cpu"));
+        Assert.Equal(2, code);
+        Assert.Contains(installed ? "--all-reduce nccl needs a CUDA device" : "error: NCCL ('libnccl.so.2') could not be loaded", output);
+    }
+
     /// <summary>The live elmo process of rank <paramref name="rank"/> of the job training into <paramref name="run"/>.</summary>
     static Process RankProcess(string run, int rank)
     {

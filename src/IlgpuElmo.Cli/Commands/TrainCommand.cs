@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Runtime.ExceptionServices;
 using IlgpuElmo.Data;
 using IlgpuElmo.Distributed;
+using IlgpuElmo.Distributed.Nccl;
 using IlgpuElmo.Model;
 using IlgpuElmo.Reporting;
 using IlgpuElmo.Training;
@@ -38,10 +39,15 @@ static class TrainCommand
         var evalEvery = new Option<int>("--eval-every") { Description = "Steps between held-out perplexity reports (and at the end)", DefaultValueFactory = _ => 400 };
         var seed = new Option<ulong?>("--seed") { Description = "Random seed (default: the options' seed)" };
         var distributed = new Option<bool>("--distributed") { Description = "Data-parallel training over the ranks mpiexec started (mpiexec.mpich -n N elmo train --distributed ...): batch_size is the global batch" };
+        var allReduce = new Option<string>("--all-reduce")
+        {
+            Description = "With --distributed: how gradients are summed: nccl (CUDA device buffers, libnccl.so.2), mpi (through host memory), auto (nccl on CUDA, else mpi)",
+            DefaultValueFactory = _ => "auto",
+        };
         var mpiLibrary = new Option<string?>("--mpi-library") { Description = $"With --distributed: the MPICH-ABI MPI library to load (default: ${MpiLibrary.EnvironmentVariable}, else {MpiLibrary.DefaultName})" };
         var init = new InitArguments();
         var command = new Command("train", "Train a bidirectional language model (ELMo)");
-        foreach (var o in new Option[] { train, dev, test, vocab, minCount, options, preset, output, overwrite, resume, fromPrevious, epochs, steps, checkpointEvery, evalEvery, seed, distributed, mpiLibrary })
+        foreach (var o in new Option[] { train, dev, test, vocab, minCount, options, preset, output, overwrite, resume, fromPrevious, epochs, steps, checkpointEvery, evalEvery, seed, distributed, allReduce, mpiLibrary })
             command.Options.Add(o);
         init.AddTo(command);
         device.AddTo(command);
@@ -56,6 +62,7 @@ static class TrainCommand
                 Init = init.Parse(result),
                 Distributed = result.GetValue(distributed),
                 MpiLibrary = result.GetValue(mpiLibrary),
+                AllReduce = result.GetValue(allReduce)!,
             };
             return Task.FromResult(Run(args, device.Parse(result), cancel));
         });
@@ -70,6 +77,7 @@ static class TrainCommand
         public InitArguments.Values? Init { get; init; }
         public bool Distributed { get; init; }
         public string? MpiLibrary { get; init; }
+        public string AllReduce { get; init; } = "auto";
     }
 
     /// <summary>The corpus and plan of a run, saved as run.json so --resume needs nothing else.</summary>
@@ -83,6 +91,7 @@ static class TrainCommand
     public static int Run(TrainArguments a, Devices.DeviceOptions deviceOptions, CancellationToken cancel)
     {
         if (a.MpiLibrary is not null && !a.Distributed) throw new InputException("--mpi-library goes with --distributed.");
+        if (a.AllReduce != "auto" && !a.Distributed) throw new InputException($"--all-reduce {a.AllReduce} goes with --distributed.");
         using var world = a.Distributed ? MpiWorld.Start(a.MpiLibrary) : null;
         // Rank 0 speaks for the run; the other ranks print only their errors.
         var log = world is { IsRoot: false } ? TextWriter.Null : Console.Error;
@@ -116,7 +125,8 @@ static class TrainCommand
         log.WriteLine($"model: {model.Describe()}{(model.EncoderFrozen ? "; token encoder frozen (--freeze)" : "")}");
         log.WriteLine($"optimizer: {options.Optimizer.ToString().ToLowerInvariant()}, learning rate {options.EffectiveLearningRate} " +
             $"({(options.LearningRateSchedule ?? LearningRateSchedule.Constant).Describe()}), {settings.TotalSteps} steps");
-        using var allReduce = world is null ? null : new MpiGradientAllReduce(device, world);
+        var allReduce = world is null ? null : GradientAllReduce(a.AllReduce, device, world, log);
+        using var allReduceResources = allReduce as IDisposable;
         using var optimizer = new Optimizer(device, model.TrainableParameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue))
         {
             AllReduce = allReduce,
@@ -191,6 +201,39 @@ static class TrainCommand
         AtomicFile.WriteAllText(Path.Combine(runDir, "result.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"model and metrics in {runDir}");
         return 0;
+    }
+
+    /// <summary>
+    /// The gradient transport --all-reduce asks for: NCCL on CUDA device buffers (auto falls back to MPI, with a
+    /// line saying so, when libnccl.so.2 is absent; nccl asked for by name is an error then), else MPI.
+    /// </summary>
+    static IGradientAllReduce GradientAllReduce(string kind, ComputeDevice device, MpiWorld world, TextWriter log)
+    {
+        bool cuda = device.Accelerator is ILGPU.Runtime.Cuda.CudaAccelerator;
+        switch (kind)
+        {
+            case "mpi":
+                return new MpiGradientAllReduce(device, world);
+            case "nccl":
+                return Nccl(NcclLibrary.Load());
+            case "auto" when cuda:
+                try
+                {
+                    return Nccl(NcclLibrary.Load());
+                }
+                catch (InputException e)
+                {
+                    log.WriteLine($"note: {e.Message.Split(':')[0]}: summing gradients over MPI through host memory instead.");
+                    return new MpiGradientAllReduce(device, world);
+                }
+            case "auto":
+                return new MpiGradientAllReduce(device, world);
+            default:
+                throw new InputException($"--all-reduce {kind}: expected nccl, mpi or auto.");
+        }
+
+        NcclGradientAllReduce Nccl(NcclLibrary library) =>
+            new(device, world, NcclCommunicator.Create(library, world, device.Accelerator));
     }
 
     static readonly JsonSerializerOptions RunJsonFormat = new() { WriteIndented = true };
