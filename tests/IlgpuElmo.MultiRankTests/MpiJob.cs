@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace IlgpuElmo.MultiRankTests;
@@ -43,6 +44,12 @@ sealed class MpiJob : IDisposable
     }
 
     public bool HasExited => process.HasExited;
+
+    /// <summary>Sends a POSIX signal to the launcher (15 SIGTERM, as a job scheduler would), which forwards it to the ranks.</summary>
+    public void Signal(int signal) => Assert.Equal(0, kill(process.Id, signal));
+
+    [DllImport("libc", SetLastError = true)]
+    static extern int kill(int pid, int sig);
 
     /// <summary>Runs `elmo args` on <paramref name="ranks"/> ranks to the end and returns its exit code and output.</summary>
     public static (int ExitCode, string Output) Run(int ranks, params string[] args)
