@@ -99,6 +99,28 @@ public class DataParallelTrainingTests
     }
 
     [Fact]
+    public void AnErrorOnRankZeroAloneEndsTheJobWithThatError()
+    {
+        // Rank 0's next checkpoint write fails (a folder where its pending file goes) while rank 1 trains on:
+        // without MPI_Abort rank 1 would wait in its next all-reduce for ever (measured before the fix: a hang).
+        using var temp = new TempDirectory();
+        string corpus = TinyRun.Corpus(temp), options = TinyRun.Options(temp, characters: true);
+        string run = Path.Combine(temp.Path, "run");
+        using var job = new MpiJob(2, Train(corpus, options, run, 100000, "--distributed"));
+        var watch = Stopwatch.StartNew();
+        while (!File.Exists(Path.Combine(run, "checkpoint.bin")))
+        {
+            Assert.False(job.HasExited, $"the job ended before its first checkpoint: {job.Output}");
+            Assert.True(watch.Elapsed < TimeSpan.FromMinutes(2), $"no checkpoint after two minutes: {job.Output}");
+            Thread.Sleep(50);
+        }
+        Directory.CreateDirectory(Path.Combine(run, Checkpoint.PendingFileName));
+        Assert.Equal(2, job.WaitForExit(TimeSpan.FromSeconds(60)));
+        Assert.Contains($"error: Is a directory : '{Path.Combine(run, Checkpoint.PendingFileName)}'", job.Output);
+        Assert.True(Checkpoint.Load(run).Position.Step % 3 == 0);
+    }
+
+    [Fact]
     public void SigtermStopsEveryRankAtOneStepWithACheckpoint()
     {
         using var temp = new TempDirectory();

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Runtime.ExceptionServices;
 using IlgpuElmo.Data;
 using IlgpuElmo.Distributed;
 using IlgpuElmo.Distributed.Nccl;
@@ -93,11 +92,27 @@ static class TrainCommand
         if (a.MpiLibrary is not null && !a.Distributed) throw new InputException("--mpi-library goes with --distributed.");
         if (a.AllReduce != "auto" && !a.Distributed) throw new InputException($"--all-reduce {a.AllReduce} goes with --distributed.");
         using var world = a.Distributed ? MpiWorld.Start(a.MpiLibrary) : null;
+        try
+        {
+            return Train(a, deviceOptions, world, cancel);
+        }
+        catch (Exception e) when (world is { Size: > 1 } && e is not RanksStoppedTogetherException)
+        {
+            // The other ranks would wait in their next collective for ever: end the job (MPICH's launcher stops every rank).
+            world.Abort(Program.IsUserError(e) ? $"error: {(world.IsRoot ? "" : $"rank {world.Rank}: ")}{e.Message}" : e.ToString());
+            throw;
+        }
+    }
+
+    /// <summary>Thrown on every rank when a rank could not prepare the run: all of them stop normally, rank 0's error printed.</summary>
+    sealed class RanksStoppedTogetherException(string message, Exception? inner = null) : InputException(message, inner);
+
+    static int Train(TrainArguments a, Devices.DeviceOptions deviceOptions, MpiWorld? world, CancellationToken cancel)
+    {
         // Rank 0 speaks for the run; the other ranks print only their errors.
         var log = world is { IsRoot: false } ? TextWriter.Null : Console.Error;
         CheckArguments(a, world);
-        if (world is not null && deviceOptions.Index is null && deviceOptions.Kind is Devices.DeviceKind.Cuda or Devices.DeviceKind.OpenCL)
-            deviceOptions = deviceOptions with { Index = MpiLaunch.LocalRank(Environment.GetEnvironmentVariables()) };
+        if (world is not null) deviceOptions = DeviceOfLocalRank(deviceOptions, MpiLaunch.LocalRank(Environment.GetEnvironmentVariables()));
         using var device = ComputeDevice.Create(deviceOptions, log);
         device.MemoryHint = "lower batch_size in the options (or the model size)";
         using var init = a.Resume is null && a.Init is { } i ? ModelInitialization.Open(device, i.RunFolder, i.Options, i.Weights) : null;
@@ -204,6 +219,22 @@ static class TrainCommand
     }
 
     /// <summary>
+    /// A data-parallel rank's device: the GPU of its local rank (the kind `auto` would pick, or the one asked
+    /// for), unless --device-index names one or the device is the CPU.
+    /// </summary>
+    static Devices.DeviceOptions DeviceOfLocalRank(Devices.DeviceOptions options, int localRank)
+    {
+        if (options.Index is not null || options.Kind == Devices.DeviceKind.Cpu) return options;
+        var kind = options.Kind;
+        if (kind == Devices.DeviceKind.Auto)
+        {
+            using var catalog = Devices.DeviceCatalog.Discover();
+            kind = catalog.AutoChoice.Kind;
+        }
+        return kind == Devices.DeviceKind.Cpu ? options : options with { Kind = kind, Index = localRank };
+    }
+
+    /// <summary>
     /// The gradient transport --all-reduce asks for: NCCL on CUDA device buffers (auto falls back to MPI, with a
     /// line saying so, when libnccl.so.2 is absent; nccl asked for by name is an error then), else MPI.
     /// </summary>
@@ -263,19 +294,19 @@ static class TrainCommand
     {
         if (world is null) return a.Resume is { } dir ? PrepareResume(a, dir, log, claim: true) : PrepareNewRun(a, device, init, log);
         PreparedRun? prepared = null;
-        ExceptionDispatchInfo? failure = null;
+        Exception? failure = null;
         try
         {
             if (world.IsRoot) prepared = a.Resume is { } dir ? PrepareResume(a, dir, log, claim: true) : PrepareNewRun(a, device, init, log);
         }
         catch (Exception e)
         {
-            failure = ExceptionDispatchInfo.Capture(e);
+            failure = e;
         }
         if (!world.AllSucceeded(failure is null))
         {
-            failure?.Throw();
-            throw new InputException("--distributed: rank 0 could not prepare the run (its error is above); nothing was trained.");
+            if (failure is not null) throw new RanksStoppedTogetherException(failure.Message, failure);
+            throw new RanksStoppedTogetherException("--distributed: rank 0 could not prepare the run (its error is above); nothing was trained.");
         }
         string runDir = world.Broadcast(prepared?.Folder);
         if (world.IsRoot) return prepared!;

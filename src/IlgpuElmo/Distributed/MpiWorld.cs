@@ -98,6 +98,17 @@ public sealed unsafe class MpiWorld : IDisposable
         return failures[0] == 0;
     }
 
+    /// <summary>
+    /// Prints <paramref name="message"/> and ends every rank of the job (MPI_Abort, exit code 2): for a failure on
+    /// some ranks only, where the others would wait in their next collective for ever.
+    /// </summary>
+    public void Abort(string message)
+    {
+        Console.Error.WriteLine(message);
+        Console.Error.Flush();
+        MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+
     public void Dispose()
     {
         if (finalized) return;

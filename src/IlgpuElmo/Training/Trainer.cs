@@ -83,7 +83,7 @@ public sealed class Trainer(
             foreach (var (name, _) in model.StateTensors)
                 tensors["state/" + name] = replicas.ShareOfStreams(tensors["state/" + name].Shape, tensors["state/" + name].Data);
         Checkpoint.Restore(path, device.Stream, tensors, CheckpointTensors());
-        if (fromPrevious) Checkpoint.SetAsideLatest(runDirectory);
+        if (fromPrevious && Writes) Checkpoint.SetAsideLatest(runDirectory);
         optimizer.StepCount = position.Step;
         train.Restore(position.Batcher);
         step = position.Step;
