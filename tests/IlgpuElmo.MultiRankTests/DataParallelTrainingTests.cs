@@ -154,7 +154,7 @@ public class DataParallelTrainingTests
         var (code, output) = MpiJob.Run(2, Train(TinyRun.Corpus(temp), TinyRun.Options(temp, characters: true), Path.Combine(temp.Path, "run"), 3,
             "--distributed", "--all-reduce", "nccl", "--device", "cpu"));
         Assert.Equal(2, code);
-        Assert.Contains(installed ? "--all-reduce nccl needs a CUDA device" : "error: NCCL ('libnccl.so.2') could not be loaded", output);
+        Assert.Contains(installed ? "--all-reduce nccl needs a CUDA device" : "NCCL ('libnccl.so.2') could not be loaded", output);
     }
 
     /// <summary>The live elmo process of rank <paramref name="rank"/> of the job training into <paramref name="run"/>.</summary>
