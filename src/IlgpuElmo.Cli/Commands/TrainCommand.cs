@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using IlgpuElmo.Data;
 using IlgpuElmo.Distributed;
-using IlgpuElmo.Distributed.Nccl;
 using IlgpuElmo.Model;
 using IlgpuElmo.Reporting;
 using IlgpuElmo.Training;
@@ -112,7 +111,7 @@ static class TrainCommand
         // Rank 0 speaks for the run; the other ranks print only their errors.
         var log = world is { IsRoot: false } ? TextWriter.Null : Console.Error;
         CheckArguments(a, world);
-        if (world is not null) deviceOptions = DeviceOfLocalRank(deviceOptions, MpiLaunch.LocalRank(Environment.GetEnvironmentVariables()));
+        if (world is not null) deviceOptions = RankSetup.DeviceOfLocalRank(deviceOptions, MpiLaunch.LocalRank(Environment.GetEnvironmentVariables()));
         using var device = ComputeDevice.Create(deviceOptions, log);
         device.MemoryHint = "lower batch_size in the options (or the model size)";
         using var init = a.Resume is null && a.Init is { } i ? ModelInitialization.Open(device, i.RunFolder, i.Options, i.Weights) : null;
@@ -140,7 +139,7 @@ static class TrainCommand
         log.WriteLine($"model: {model.Describe()}{(model.EncoderFrozen ? "; token encoder frozen (--freeze)" : "")}");
         log.WriteLine($"optimizer: {options.Optimizer.ToString().ToLowerInvariant()}, learning rate {options.EffectiveLearningRate} " +
             $"({(options.LearningRateSchedule ?? LearningRateSchedule.Constant).Describe()}), {settings.TotalSteps} steps");
-        var allReduce = world is null ? null : GradientAllReduce(a.AllReduce, device, world, log);
+        var allReduce = world is null ? null : RankSetup.GradientAllReduce(a.AllReduce, device, world, log);
         using var allReduceResources = allReduce as IDisposable;
         using var optimizer = new Optimizer(device, model.TrainableParameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue))
         {
@@ -216,55 +215,6 @@ static class TrainCommand
         AtomicFile.WriteAllText(Path.Combine(runDir, "result.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"model and metrics in {runDir}");
         return 0;
-    }
-
-    /// <summary>
-    /// A data-parallel rank's device: the GPU of its local rank (the kind `auto` would pick, or the one asked
-    /// for), unless --device-index names one or the device is the CPU.
-    /// </summary>
-    static Devices.DeviceOptions DeviceOfLocalRank(Devices.DeviceOptions options, int localRank)
-    {
-        if (options.Index is not null || options.Kind == Devices.DeviceKind.Cpu) return options;
-        var kind = options.Kind;
-        if (kind == Devices.DeviceKind.Auto)
-        {
-            using var catalog = Devices.DeviceCatalog.Discover();
-            kind = catalog.AutoChoice.Kind;
-        }
-        return kind == Devices.DeviceKind.Cpu ? options : options with { Kind = kind, Index = localRank };
-    }
-
-    /// <summary>
-    /// The gradient transport --all-reduce asks for: NCCL on CUDA device buffers (auto falls back to MPI, with a
-    /// line saying so, when libnccl.so.2 is absent; nccl asked for by name is an error then), else MPI.
-    /// </summary>
-    static IGradientAllReduce GradientAllReduce(string kind, ComputeDevice device, MpiWorld world, TextWriter log)
-    {
-        bool cuda = device.Accelerator is ILGPU.Runtime.Cuda.CudaAccelerator;
-        switch (kind)
-        {
-            case "mpi":
-                return new MpiGradientAllReduce(device, world);
-            case "nccl":
-                return Nccl(NcclLibrary.Load());
-            case "auto" when cuda:
-                try
-                {
-                    return Nccl(NcclLibrary.Load());
-                }
-                catch (InputException e)
-                {
-                    log.WriteLine($"note: {e.Message.Split(':')[0]}: summing gradients over MPI through host memory instead.");
-                    return new MpiGradientAllReduce(device, world);
-                }
-            case "auto":
-                return new MpiGradientAllReduce(device, world);
-            default:
-                throw new InputException($"--all-reduce {kind}: expected nccl, mpi or auto.");
-        }
-
-        NcclGradientAllReduce Nccl(NcclLibrary library) =>
-            new(device, world, NcclCommunicator.Create(library, world, device.Accelerator));
     }
 
     static readonly JsonSerializerOptions RunJsonFormat = new() { WriteIndented = true };
