@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using ILGPU;
 using IlgpuElmo.Tensors;
@@ -35,7 +36,21 @@ static class CharCnnHostRows
         for (int t = 1; t < p.Positions; t++)
         {
             var row = rows.Slice(t * n, n);
-            for (int f = 0; f < n; f++)
+            int f = 0;
+            if (Vector.IsHardwareAccelerated)
+            {
+                // Strictly greater, as the scalar loop: ties and NaNs keep the earlier position.
+                var position = new Vector<int>(t);
+                for (; f <= n - Vector<float>.Count; f += Vector<float>.Count)
+                {
+                    var candidate = new Vector<float>(row[f..]);
+                    var current = new Vector<float>(best[f..]);
+                    var greater = Vector.GreaterThan(candidate, current);
+                    Vector.ConditionalSelect(greater, candidate, current).CopyTo(best[f..]);
+                    Vector.ConditionalSelect(greater, position, new Vector<int>(bestT[f..])).CopyTo(bestT[f..]);
+                }
+            }
+            for (; f < n; f++)
                 if (row[f] > best[f])
                 {
                     best[f] = row[f];
@@ -74,4 +89,58 @@ static class CharCnnHostRows
             TensorPrimitives.Add(at, sum, at);
         }
     }
+
+    /// <summary>
+    /// <see cref="CharCnnKernels.HighwayForwardKernel"/> over one row of F features: the sigmoid through
+    /// <see cref="TensorPrimitives"/>, the rest the kernel's arithmetic in its order. X and Y may be the same.
+    /// </summary>
+    public static void HighwayForward(int row, int features, HighwayViews v)
+    {
+        var gate = Row(v.Gate, row, features);
+        var transform = Row(v.Transform, row, features);
+        TensorPrimitives.Add(Row(v.CarryPre, row, features), v.CarryBias.AsHostSpan(), gate);
+        TensorPrimitives.Sigmoid(gate, gate);
+        TensorPrimitives.Add(Row(v.TransformPre, row, features), v.TransformBias.AsHostSpan(), transform);
+        TensorPrimitives.Max(transform, 0f, transform);
+        var x = Row(v.X, row, features);
+        var y = Row(v.Y, row, features);
+        int k = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; k <= features - Vector<float>.Count; k += Vector<float>.Count)
+            {
+                var g = new Vector<float>(gate[k..]);
+                (g * new Vector<float>(transform[k..]) + (Vector<float>.One - g) * new Vector<float>(x[k..])).CopyTo(y[k..]);
+            }
+        for (; k < features; k++) y[k] = gate[k] * transform[k] + (1f - gate[k]) * x[k];
+    }
+
+    /// <summary><see cref="CharCnnKernels.HighwayBackwardKernel"/> over one row, the same arithmetic a vector at a time (bit-identical).</summary>
+    public static void HighwayBackward(int row, int features, HighwayViews v, ArrayView<float> gradX)
+    {
+        ReadOnlySpan<float> gate = Row(v.Gate, row, features), transform = Row(v.Transform, row, features);
+        Span<float> dy = Row(v.Y, row, features), x = Row(v.X, row, features), carry = Row(v.CarryPre, row, features);
+        Span<float> transformPre = Row(v.TransformPre, row, features), dx = Row(gradX, row, features);
+        int k = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; k <= features - Vector<float>.Count; k += Vector<float>.Count)
+            {
+                var d = new Vector<float>(dy[k..]);
+                var g = new Vector<float>(gate[k..]);
+                var t = new Vector<float>(transform[k..]);
+                var dGate = d * (t - new Vector<float>(x[k..]));
+                (dGate * g * (Vector<float>.One - g)).CopyTo(carry[k..]);
+                Vector.ConditionalSelect(Vector.GreaterThan(t, Vector<float>.Zero), d * g, Vector<float>.Zero).CopyTo(transformPre[k..]);
+                (d * (Vector<float>.One - g)).CopyTo(dx[k..]);
+            }
+        for (; k < features; k++)
+        {
+            float d = dy[k], g = gate[k], t = transform[k];
+            float dGate = d * (t - x[k]);
+            carry[k] = dGate * g * (1f - g);
+            transformPre[k] = t > 0f ? d * g : 0f;
+            dx[k] = d * (1f - g);
+        }
+    }
+
+    static Span<float> Row(ArrayView<float> view, int row, int width) => view.SubView((long)row * width, width).AsHostSpan();
 }

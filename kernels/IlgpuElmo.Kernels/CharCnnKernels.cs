@@ -125,7 +125,8 @@ public sealed class CharCnnKernels
     {
         Check(v.X.Length % features == 0 && v.Y.Length == v.X.Length, "HighwayForward: views differ in length.");
         var w = v;
-        runtime.For(s, v.X.Length, (st, i) => highwayForward(st, i, features, w), i => HighwayForwardKernel(i, features, w));
+        runtime.ForRows(s, v.X.Length, (st, i) => highwayForward(st, i, features, w), (int)(v.X.Length / features),
+            row => CharCnnHostRows.HighwayForward(row, features, w));
     }
 
     /// <summary>
@@ -133,11 +134,12 @@ public sealed class CharCnnKernels
     /// writes dCarryPre (into CarryPre), dTransformPre (into TransformPre) and the direct part dy*(1-gate) into
     /// <paramref name="gradX"/>; the GEMM parts of dx are added by the caller.
     /// </summary>
-    public void HighwayBackward(AcceleratorStream s, in HighwayViews v, ArrayView<float> gradX)
+    public void HighwayBackward(AcceleratorStream s, int features, in HighwayViews v, ArrayView<float> gradX)
     {
-        Check(gradX.Length == v.X.Length, "HighwayBackward: views differ in length.");
+        Check(gradX.Length == v.X.Length && v.X.Length % features == 0, "HighwayBackward: views differ in length.");
         var w = v;
-        runtime.For(s, v.X.Length, (st, i) => highwayBackward(st, i, w, gradX), i => HighwayBackwardKernel(i, w, gradX));
+        runtime.ForRows(s, v.X.Length, (st, i) => highwayBackward(st, i, w, gradX), (int)(v.X.Length / features),
+            row => CharCnnHostRows.HighwayBackward(row, features, w, gradX));
     }
 
     static void Check(bool ok, string message)

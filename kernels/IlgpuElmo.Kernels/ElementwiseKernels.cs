@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using ILGPU;
 using ILGPU.Runtime;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Kernels;
@@ -172,7 +173,55 @@ public sealed class ElementwiseKernels
     public void Dropout(AcceleratorStream s, DropoutParams p, ArrayView<float> x, ArrayView<float> y)
     {
         Check(x.Length == y.Length, $"Dropout: x has {x.Length} elements, y {y.Length}.");
-        runtime.For(s, x.Length, (st, i) => dropout(st, i, p, x, y), i => DropoutKernel(i, p, x, y));
+        int chunks = (int)((x.Length + DropoutHostChunk - 1) / DropoutHostChunk);
+        runtime.ForRows(s, x.Length, (st, i) => dropout(st, i, p, x, y), chunks, c =>
+        {
+            long start = (long)c * DropoutHostChunk;
+            int length = (int)Math.Min(DropoutHostChunk, x.Length - start);
+            DropoutHost(p, start, x.SubView(start, length).AsHostSpan(), y.SubView(start, length).AsHostSpan());
+        });
+    }
+
+    /// <summary>Elements per host dropout chunk (a worker's unit of work).</summary>
+    const int DropoutHostChunk = 4096;
+
+    /// <summary>
+    /// The host's <see cref="DropoutKernel"/> over elements [start, start + x.Length), eight at a time: the hash in
+    /// 64-bit vector lanes, and keep decided on its top 24 bits as an integer, u >= ceil(rate 2^24), which is the
+    /// kernel's u 2^-24 >= rate exactly (u &lt; 2^24 converts to float exactly). x and y may be the same.
+    /// </summary>
+    static void DropoutHost(DropoutParams p, long start, ReadOnlySpan<float> x, Span<float> y)
+    {
+        int k = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var threshold = Vector256.Create((ulong)MathF.Ceiling(p.Rate * 16777216f));
+            var scale = Vector256.Create(p.Scale);
+            var lanes = Vector256.Create(1UL, 2, 3, 4);
+            for (; k <= x.Length - 8; k += 8)
+            {
+                var counter = Vector256.Create((ulong)(p.Offset + start + k)) + lanes;
+                var keepLow = Vector256.GreaterThanOrEqual(HashTop24(p.Seed, counter), threshold);
+                var keepHigh = Vector256.GreaterThanOrEqual(HashTop24(p.Seed, counter + Vector256.Create(4UL)), threshold);
+                var keep = Vector256.Narrow(keepLow, keepHigh).AsSingle();
+                Vector256.ConditionalSelect(keep, Vector256.Create(x[k..]) * scale, Vector256<float>.Zero).CopyTo(y[k..]);
+            }
+        }
+        for (; k < x.Length; k++)
+        {
+            uint bits = CounterRandom.Hash(p.Seed, (ulong)(p.Offset + start + k));
+            y[k] = (bits >> 8) * (1f / 16777216f) >= p.Rate ? x[k] * p.Scale : 0f;
+        }
+    }
+
+    /// <summary><see cref="CounterRandom.Hash"/>(seed, counter - 1) >> 8 in four 64-bit lanes (the counter already plus one).</summary>
+    static Vector256<ulong> HashTop24(ulong seed, Vector256<ulong> counterPlusOne)
+    {
+        var z = Vector256.Create(seed) + Vector256.Create(0x9E3779B97F4A7C15UL) * counterPlusOne;
+        z = (z ^ Vector256.ShiftRightLogical(z, 30)) * Vector256.Create(0xBF58476D1CE4E5B9UL);
+        z = (z ^ Vector256.ShiftRightLogical(z, 27)) * Vector256.Create(0x94D049BB133111EBUL);
+        z ^= Vector256.ShiftRightLogical(z, 31);
+        return Vector256.ShiftRightLogical(z, 40);
     }
 
     static void Check(bool ok, string message)

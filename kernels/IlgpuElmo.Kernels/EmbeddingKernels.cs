@@ -1,6 +1,8 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
+using System.Numerics.Tensors;
+using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Kernels;
 
@@ -60,10 +62,14 @@ public sealed class EmbeddingKernels
         if (gradOutput.Length != ids.Length * dim) throw new ArgumentException($"ScatterAdd: gradient has {gradOutput.Length} elements, expected [{ids.Length}, {dim}].");
         if (runtime.RunOnHost)
         {
-            // In position order on one thread: the same sums in the same order every run (host execution is
+            // Each part owns a range of destination rows and adds its rows' positions in position order: every
+            // row gets the same sums in the same order every run, for any number of parts (host execution is
             // bit-reproducible); GPU atomics add in arrival order (use SegmentedScatterAdd where that matters).
             runtime.CountLaunch();
-            for (int i = 0; i < gradOutput.Length; i++) tableGrad[(long)ids[i / dim] * dim + i % dim] += gradOutput[i];
+            int parts = HostWorkers.Shared.Threads;
+            long tableRows = tableGrad.Length / dim;
+            KernelRuntime.HostRows(parts, gradOutput.Length, part =>
+                ScatterAddHostRows(gradOutput, dim, ids, tableGrad, tableRows * part / parts, tableRows * (part + 1) / parts));
             return;
         }
         runtime.For(s, gradOutput.Length, (st, i) => scatterAdd(st, i, gradOutput, dim, ids, tableGrad),
@@ -91,6 +97,20 @@ public sealed class EmbeddingKernels
             return;
         }
         segmentedScatterAdd(s, new Index1D((int)((long)segmentCount * dim)), gradOutput, dim, segments, tableGrad);
+    }
+
+    /// <summary>tableGrad[ids[i], :] += gradOutput[i, :] for the positions i, in ascending order, whose id lies in [firstRow, endRow).</summary>
+    static void ScatterAddHostRows(ArrayView<float> gradOutput, int dim, ArrayView<int> ids, ArrayView<float> tableGrad, long firstRow, long endRow)
+    {
+        var idSpan = ids.AsHostSpan();
+        var source = gradOutput.AsHostSpan();
+        for (int i = 0; i < idSpan.Length; i++)
+        {
+            int id = idSpan[i];
+            if (id < firstRow || id >= endRow) continue;
+            var target = tableGrad.SubView((long)id * dim, dim).AsHostSpan();
+            TensorPrimitives.Add(target, source.Slice(i * dim, dim), target);
+        }
     }
 
     static unsafe void SegmentedScatterAddHostRow(int u, ArrayView<float> gradOutput, int dim, SegmentViews segments, ArrayView<float> tableGrad)

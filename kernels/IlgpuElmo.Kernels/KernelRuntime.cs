@@ -42,18 +42,18 @@ public sealed class KernelRuntime
 
     public int WarpSize => Accelerator.WarpSize;
 
-    /// <summary>Runs <paramref name="body"/> for every index in [0, n) on the host, in a few coarse chunks.</summary>
+    /// <summary>Runs <paramref name="body"/> for every index in [0, n) on the host, in a few coarse chunks (<see cref="HostWorkers"/>).</summary>
     public static void HostFor(long n, Action<int> body)
     {
         if (n <= 0) return;
-        int workers = Environment.ProcessorCount;
+        int workers = HostWorkers.Shared.Threads;
         if (n < 2048 || workers == 1)
         {
             for (int i = 0; i < n; i++) body(i);
             return;
         }
-        long chunks = Math.Min(n, workers * 4L);
-        Parallel.For(0, chunks, c =>
+        int chunks = (int)Math.Min(n, workers * 4L);
+        HostWorkers.Shared.Run(chunks, c =>
         {
             int start = (int)(n * c / chunks), end = (int)(n * (c + 1) / chunks);
             for (int i = start; i < end; i++) body(i);
@@ -67,13 +67,13 @@ public sealed class KernelRuntime
     /// </summary>
     public static void HostRows(int rows, long elements, Action<int> rowBody)
     {
-        int workers = (int)Math.Min(Environment.ProcessorCount, rows);
+        int workers = Math.Min(HostWorkers.Shared.Threads, rows);
         if (elements < 32768 || workers <= 1)
         {
             for (int r = 0; r < rows; r++) rowBody(r);
             return;
         }
-        Parallel.For(0, workers, w =>
+        HostWorkers.Shared.Run(workers, w =>
         {
             int start = (int)((long)rows * w / workers), end = (int)((long)rows * (w + 1) / workers);
             for (int r = start; r < end; r++) rowBody(r);

@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
+using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Kernels;
 
@@ -14,7 +15,8 @@ public readonly record struct OptimizerStep(float LearningRate, float Beta1, flo
 /// gradScale[0], a one-element device view (the global-norm clip scale <see cref="ReductionKernels.FinishNorm"/>
 /// wrote), so clipping needs no host read. Dense variants run over every
 /// element; row variants only over the rows a step touched (embedding and softmax tables), so a step
-/// costs what it touched, not the vocabulary size.
+/// costs what it touched, not the vocabulary size. Host execution runs <see cref="OptimizerHostRows"/>' vectorised
+/// versions over chunks of a dense parameter and over touched rows.
 /// </summary>
 public sealed class OptimizerKernels
 {
@@ -38,14 +40,23 @@ public sealed class OptimizerKernels
     public void Adagrad(AcceleratorStream s, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator, ArrayView<float> gradScale)
     {
         var q = p;
-        runtime.For(s, weight.Length, (st, i) => adagrad(st, i, q, weight, grad, accumulator, gradScale), i => AdagradKernel(i, q, weight, grad, accumulator, gradScale));
+        runtime.ForRows(s, weight.Length, (st, i) => adagrad(st, i, q, weight, grad, accumulator, gradScale), HostChunks(weight.Length), c =>
+        {
+            var (start, length) = HostChunk(c, weight.Length);
+            OptimizerHostRows.Adagrad(q, Part(weight, start, length), Part(grad, start, length), Part(accumulator, start, length), gradScale.AsHostSpan()[0]);
+        });
     }
 
     /// <summary>Adam: m, v moments with bias corrections passed in <paramref name="p"/>; g = 0 afterwards.</summary>
     public void Adam(AcceleratorStream s, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, ArrayView<float> gradScale)
     {
         var q = p;
-        runtime.For(s, weight.Length, (st, i) => adam(st, i, q, weight, grad, m, v, gradScale), i => AdamKernel(i, q, weight, grad, m, v, gradScale));
+        runtime.ForRows(s, weight.Length, (st, i) => adam(st, i, q, weight, grad, m, v, gradScale), HostChunks(weight.Length), c =>
+        {
+            var (start, length) = HostChunk(c, weight.Length);
+            OptimizerHostRows.Adam(q, Part(weight, start, length), Part(grad, start, length), Part(m, start, length), Part(v, start, length),
+                gradScale.AsHostSpan()[0]);
+        });
     }
 
     /// <summary>Adagrad on the listed rows only (rows.Count unique row ids, each of rows.Width elements).</summary>
@@ -53,8 +64,13 @@ public sealed class OptimizerKernels
         ArrayView<float> gradScale)
     {
         var q = p;
-        runtime.For(s, (long)rows.Count * rows.Width, (st, i) => adagradRows(st, i, q, rows.Ids, rows.Width, weight, grad, accumulator, gradScale),
-            i => AdagradRowsKernel(i, q, rows.Ids, rows.Width, weight, grad, accumulator, gradScale));
+        int width = rows.Width;
+        var ids = rows.Ids;
+        runtime.ForRows(s, (long)rows.Count * width, (st, i) => adagradRows(st, i, q, ids, width, weight, grad, accumulator, gradScale), rows.Count, u =>
+        {
+            long start = (long)ids[u] * width;
+            OptimizerHostRows.Adagrad(q, Part(weight, start, width), Part(grad, start, width), Part(accumulator, start, width), gradScale.AsHostSpan()[0]);
+        });
     }
 
     /// <summary>Lazy Adam on the listed rows only.</summary>
@@ -62,9 +78,28 @@ public sealed class OptimizerKernels
         ArrayView<float> gradScale)
     {
         var q = p;
-        runtime.For(s, (long)rows.Count * rows.Width, (st, i) => adamRows(st, i, q, rows.Ids, rows.Width, weight, grad, m, v, gradScale),
-            i => AdamRowsKernel(i, q, rows.Ids, rows.Width, weight, grad, m, v, gradScale));
+        int width = rows.Width;
+        var ids = rows.Ids;
+        runtime.ForRows(s, (long)rows.Count * width, (st, i) => adamRows(st, i, q, ids, width, weight, grad, m, v, gradScale), rows.Count, u =>
+        {
+            long start = (long)ids[u] * width;
+            OptimizerHostRows.Adam(q, Part(weight, start, width), Part(grad, start, width), Part(m, start, width), Part(v, start, width),
+                gradScale.AsHostSpan()[0]);
+        });
     }
+
+    /// <summary>Host execution updates a dense parameter in chunks of this many elements (a worker's unit of work).</summary>
+    const int HostChunkLength = 4096;
+
+    static int HostChunks(long n) => (int)((n + HostChunkLength - 1) / HostChunkLength);
+
+    static (long Start, int Length) HostChunk(int chunk, long n)
+    {
+        long start = (long)chunk * HostChunkLength;
+        return (start, (int)Math.Min(HostChunkLength, n - start));
+    }
+
+    static Span<float> Part(ArrayView<float> view, long start, int length) => view.SubView(start, length).AsHostSpan();
 
     public static void AdagradKernel(Index1D i, OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator, ArrayView<float> gradScale) =>
         AdagradAt(i, p, weight, grad, accumulator, gradScale[0]);

@@ -197,7 +197,7 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
         {
             var input = i == 0 ? convOut : workspace.Get<float>($"highway {i - 1} output", n, f);
             var v = HighwayBuffers(i, n, input) with { Y = grad.View };
-            cnn.HighwayBackward(stream, v, gradNext.View);
+            cnn.HighwayBackward(stream, f, v, gradNext.View);
             var gradCarry = Tensor(v.CarryPre, n, f);
             var gradTransform = Tensor(v.TransformPre, n, f);
             var h = Highways[i];

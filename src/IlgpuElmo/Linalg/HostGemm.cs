@@ -1,5 +1,7 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Tensors;
 using ILGPU;
@@ -13,11 +15,13 @@ namespace IlgpuElmo.Linalg;
 /// row-major, any transpose, leading dimension and strided batch.
 ///
 /// Blocking, outermost first: columns of C in blocks of NC; K in blocks of KC, where a KC x NC block of
-/// op(B) is packed into NR-wide micro-panels (k-major, zero-padded); rows in blocks of MC, where an MC x KC
-/// block of op(A) is packed into MR-tall micro-panels (k-major, zero-padded); then every MR x NR tile of C
-/// gets one micro-kernel call that keeps the tile in registers over the KC block. KC = 256 keeps an A
-/// micro-panel (6 KB) in L1 beside the streamed B micro-panel; MC x KC of A (96 KB) and, for the model's
-/// shapes, the whole packed B block stay in L2. The micro-kernels hold MR x NR = 6 x (2 vectors) of C in 12
+/// op(B) is packed into NR-wide micro-panels (k-major, zero-padded); rows in blocks of MC; then every MR x NR
+/// tile of C gets one micro-kernel call that keeps the tile in registers over the KC block, reading its MR
+/// rows of op(A) where they lie (<see cref="APanel"/>; only a last tile of fewer than MR rows is packed,
+/// zero-padded). A is not packed because the model's GEMMs have few column panels per A block (the char
+/// CNN's N = 64 filters, dZ W^T's N = 128): packing A cost as much as the multiply-adds it served (12 % of
+/// a training step, perf). KC = 256 keeps an A tile (6 KB) in L1 beside the streamed B micro-panel; MC x
+/// KC of A (96 KB) and, for the model's shapes, the whole packed B block stay in L2. The micro-kernels hold MR x NR = 6 x (2 vectors) of C in 12
 /// registers: <see cref="Kernel6x32Avx512"/> (Vector512, 16 lanes), <see cref="Kernel6x16Avx2"/>
 /// (Vector256) and <see cref="Kernel6x8Vector128"/> for machines without either. Packing pads to full
 /// tiles, so edge tiles run the same kernel into a scratch tile and copy what lies inside C. A GEMM of at
@@ -37,7 +41,7 @@ public sealed unsafe class HostGemm : IGemmBackend
 
     readonly HostGemmKernel kernelKind;
     readonly int nr, workers;
-    readonly delegate*<int, float*, float*, int, float*, int, float, float, void> kernel;
+    readonly delegate*<int, APanel, float*, int, float*, int, float, float, void> kernel;
 
     /// <param name="kernelKind">Which micro-kernel; by default the widest the machine runs.</param>
     /// <param name="workers">Threads per GEMM; by default one per core.</param>
@@ -52,7 +56,7 @@ public sealed unsafe class HostGemm : IGemmBackend
             case HostGemmKernel.Avx2: nr = 16; kernel = &Kernel6x16Avx2; break;
             default: nr = 8; kernel = &Kernel6x8Vector128; break;
         }
-        this.workers = Math.Max(1, workers ?? Environment.ProcessorCount);
+        this.workers = Math.Max(1, workers ?? HostWorkers.Shared.Threads);
     }
 
     public static HostGemmKernel BestKernel =>
@@ -87,7 +91,7 @@ public sealed unsafe class HostGemm : IGemmBackend
         nint ap = (nint)a, bp = (nint)b, cp = (nint)c;
         if (perBatch < workers && byBatch > perBatch)
         {
-            Parallel.For(0, byBatch, w =>
+            HostWorkers.Shared.Run(byBatch, w =>
             {
                 for (long q = p.BatchCount * (long)w / byBatch; q < p.BatchCount * (long)(w + 1) / byBatch; q++)
                     RunOne(p, (float*)ap + q * p.StrideA, (float*)bp + q * p.StrideB, (float*)cp + q * p.StrideC, 0, p.M, 0, p.N);
@@ -100,7 +104,7 @@ public sealed unsafe class HostGemm : IGemmBackend
             if (perBatch <= 1) { RunOne(p, aq, bq, cq, 0, p.M, 0, p.N); continue; }
             nint aqp = (nint)aq, bqp = (nint)bq, cqp = (nint)cq;
             int step = splitColumns ? nr : MR;
-            Parallel.For(0, perBatch, w =>
+            HostWorkers.Shared.Run(perBatch, w =>
             {
                 // Whole tiles per worker, so the tile grid (and every sum) is the one a single thread uses.
                 int first = (int)((long)tiles * w / perBatch) * step, last = Math.Min((int)((long)tiles * (w + 1) / perBatch) * step, splitColumns ? p.N : p.M);
@@ -118,7 +122,7 @@ public sealed unsafe class HostGemm : IGemmBackend
             ScaleC(c, p.Ldc, rowStart, rowEnd, colStart, colEnd, p.Beta);
             return;
         }
-        var buffers = PackBuffers.ForThread(MC * KC, KC * Math.Min(NC, RoundUp(colEnd - colStart, nr)));
+        var buffers = PackBuffers.ForThread(MR * KC, KC * Math.Min(NC, RoundUp(colEnd - colStart, nr)));
         float* packA = buffers.A, packB = buffers.B;
         float* tile = stackalloc float[MR * 32];
         for (int jc = colStart; jc < colEnd; jc += NC)
@@ -135,8 +139,10 @@ public sealed unsafe class HostGemm : IGemmBackend
                 for (int ic = rowStart; ic < rowEnd; ic += MC)
                 {
                     int mc = Math.Min(MC, rowEnd - ic);
-                    if (p.TransA != 0) PackATransposed(a, p.Lda, ic, mc, pc, kc, packA);
-                    else PackA(a, p.Lda, ic, mc, pc, kc, packA);
+                    // Whole row tiles read A where it lies; a last tile of fewer than MR rows is packed once, zero-padded.
+                    int edgeRows = mc % MR, edgeStart = mc - edgeRows;
+                    if (edgeRows != 0 && p.TransA != 0) PackATransposed(a, p.Lda, ic + edgeStart, edgeRows, pc, kc, packA);
+                    else if (edgeRows != 0) PackA(a, p.Lda, ic + edgeStart, edgeRows, pc, kc, packA);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int cols = Math.Min(nr, nc - jr);
@@ -147,7 +153,12 @@ public sealed unsafe class HostGemm : IGemmBackend
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int rows = Math.Min(MR, mc - ir);
-                            float* aPanel = packA + (long)ir * kc;
+                            // A's element (r, k) of this tile lies at aTile[k * aStep + r * aRow].
+                            float* aTile = packA;
+                            nint aStep = MR, aRow = 1;
+                            if (rows == MR && p.TransA != 0) { aTile = a + (long)pc * p.Lda + ic + ir; aStep = p.Lda; }
+                            else if (rows == MR) { aTile = a + (long)(ic + ir) * p.Lda + pc; aStep = 1; aRow = p.Lda; }
+                            var aPanel = new APanel(aTile, aStep, aRow);
                             float* cTile = c + (long)(ic + ir) * p.Ldc + jc + jr;
                             if (rows == MR && cols == nr) kernel(kc, aPanel, bPanel, ldb, cTile, p.Ldc, p.Alpha, beta);
                             else
@@ -202,10 +213,15 @@ public sealed unsafe class HostGemm : IGemmBackend
             int cols = Math.Min(nr, nc - jr);
             for (int k = 0; k < kc; k++)
             {
-                var src = new ReadOnlySpan<float>(b + (long)(k0 + k) * ldb + j0 + jr, cols);
-                var d = new Span<float>(dst + k * nr, nr);
-                src.CopyTo(d);
-                if (cols < nr) d[cols..].Clear();
+                float* src = b + (long)(k0 + k) * ldb + j0 + jr, d = dst + k * nr;
+                if (cols == nr && Vector.IsHardwareAccelerated && nr % Vector<float>.Count == 0)
+                {
+                    // nr is a whole number of vectors: a few register copies beat a memmove call per 32 floats.
+                    for (int j = 0; j < nr; j += Vector<float>.Count) Vector.Store(Vector.Load(src + j), d + j);
+                    continue;
+                }
+                new ReadOnlySpan<float>(src, cols).CopyTo(new Span<float>(d, nr));
+                if (cols < nr) new Span<float>(d + cols, nr - cols).Clear();
             }
         }
     }
@@ -216,38 +232,64 @@ public sealed unsafe class HostGemm : IGemmBackend
         for (int jr = 0; jr < nc; jr += nr, dst += nr * kc)
         {
             int cols = Math.Min(nr, nc - jr);
+            int k8 = cols == nr && Avx.IsSupported ? kc / 8 * 8 : 0;
+            for (int j = 0; j < nr; j += 8)
+                for (int k = 0; k < k8; k += 8)
+                    Transpose8x8(b + (long)(j0 + jr + j) * ldb + k0 + k, ldb, dst + k * nr + j, nr);
             for (int j = 0; j < nr; j++)
             {
                 float* src = b + (long)(j0 + jr + j) * ldb + k0;
-                if (j < cols) for (int k = 0; k < kc; k++) dst[k * nr + j] = src[k];
+                if (j < cols) for (int k = k8; k < kc; k++) dst[k * nr + j] = src[k];
                 else for (int k = 0; k < kc; k++) dst[k * nr + j] = 0f;
             }
         }
     }
 
     /// <summary>
-    /// C tile [6, 32] = alpha * (A panel [kc, 6] x B panel [kc, 32], rows ldb apart) + beta * C tile, with 12
+    /// dst[k * ldd + j] = src[j * lds + k] for an 8 x 8 block (AVX's unpack, shuffle, permute transpose): eight
+    /// row loads and eight stores instead of 64 scalar moves with strided stores.
+    /// </summary>
+    static void Transpose8x8(float* src, int lds, float* dst, int ldd)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
+        var r2 = Avx.LoadVector256(src + 2L * lds); var r3 = Avx.LoadVector256(src + 3L * lds);
+        var r4 = Avx.LoadVector256(src + 4L * lds); var r5 = Avx.LoadVector256(src + 5L * lds);
+        var r6 = Avx.LoadVector256(src + 6L * lds); var r7 = Avx.LoadVector256(src + 7L * lds);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20)); Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2L * ldd, Avx.Permute2x128(u2, u6, 0x20)); Avx.Store(dst + 3L * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4L * ldd, Avx.Permute2x128(u0, u4, 0x31)); Avx.Store(dst + 5L * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6L * ldd, Avx.Permute2x128(u2, u6, 0x31)); Avx.Store(dst + 7L * ldd, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
+    /// <summary>
+    /// C tile [6, 32] = alpha * (A tile [6, kc], see <see cref="APanel"/>, x B panel [kc, 32], rows ldb apart) + beta * C tile, with 12
     /// Vector512 accumulators; C is not read when beta is 0. Must equal <see cref="StoreEdge"/> over the same sums.
     /// </summary>
-    static void Kernel6x32Avx512(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
+    static void Kernel6x32Avx512(int kc, APanel a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int k = 0; k < kc; k++, a += MR, b += ldb)
+        float* a0 = a.Tile, a1 = a0 + a.Row, a2 = a1 + a.Row, a3 = a2 + a.Row, a4 = a3 + a.Row, a5 = a4 + a.Row;
+        nint step = a.Step, at = 0;
+        for (int k = 0; k < kc; k++, at += step, b += ldb)
         {
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
-            var x = Vector512.Create(a[0]);
+            var x = Vector512.Create(a0[at]);
             c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a[1]);
+            x = Vector512.Create(a1[at]);
             c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a[2]);
+            x = Vector512.Create(a2[at]);
             c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a[3]);
+            x = Vector512.Create(a3[at]);
             c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a[4]);
+            x = Vector512.Create(a4[at]);
             c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a[5]);
+            x = Vector512.Create(a5[at]);
             c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
         }
         Update(c, c00, alpha, beta); Update(c + 16, c01, alpha, beta); c += ldc;
@@ -259,25 +301,27 @@ public sealed unsafe class HostGemm : IGemmBackend
     }
 
     /// <summary>As <see cref="Kernel6x32Avx512"/> for a [6, 16] tile with Vector256 (AVX2: 16 registers).</summary>
-    static void Kernel6x16Avx2(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
+    static void Kernel6x16Avx2(int kc, APanel a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int k = 0; k < kc; k++, a += MR, b += ldb)
+        float* a0 = a.Tile, a1 = a0 + a.Row, a2 = a1 + a.Row, a3 = a2 + a.Row, a4 = a3 + a.Row, a5 = a4 + a.Row;
+        nint step = a.Step, at = 0;
+        for (int k = 0; k < kc; k++, at += step, b += ldb)
         {
             var b0 = Vector256.Load(b);
             var b1 = Vector256.Load(b + 8);
-            var x = Vector256.Create(a[0]);
+            var x = Vector256.Create(a0[at]);
             c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a[1]);
+            x = Vector256.Create(a1[at]);
             c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a[2]);
+            x = Vector256.Create(a2[at]);
             c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a[3]);
+            x = Vector256.Create(a3[at]);
             c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a[4]);
+            x = Vector256.Create(a4[at]);
             c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a[5]);
+            x = Vector256.Create(a5[at]);
             c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
         }
         Update(c, c00, alpha, beta); Update(c + 8, c01, alpha, beta); c += ldc;
@@ -289,25 +333,27 @@ public sealed unsafe class HostGemm : IGemmBackend
     }
 
     /// <summary>As <see cref="Kernel6x32Avx512"/> for a [6, 8] tile with Vector128 (SSE, NEON).</summary>
-    static void Kernel6x8Vector128(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
+    static void Kernel6x8Vector128(int kc, APanel a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector128<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int k = 0; k < kc; k++, a += MR, b += ldb)
+        float* a0 = a.Tile, a1 = a0 + a.Row, a2 = a1 + a.Row, a3 = a2 + a.Row, a4 = a3 + a.Row, a5 = a4 + a.Row;
+        nint step = a.Step, at = 0;
+        for (int k = 0; k < kc; k++, at += step, b += ldb)
         {
             var b0 = Vector128.Load(b);
             var b1 = Vector128.Load(b + 4);
-            var x = Vector128.Create(a[0]);
+            var x = Vector128.Create(a0[at]);
             c00 = Vector128.FusedMultiplyAdd(x, b0, c00); c01 = Vector128.FusedMultiplyAdd(x, b1, c01);
-            x = Vector128.Create(a[1]);
+            x = Vector128.Create(a1[at]);
             c10 = Vector128.FusedMultiplyAdd(x, b0, c10); c11 = Vector128.FusedMultiplyAdd(x, b1, c11);
-            x = Vector128.Create(a[2]);
+            x = Vector128.Create(a2[at]);
             c20 = Vector128.FusedMultiplyAdd(x, b0, c20); c21 = Vector128.FusedMultiplyAdd(x, b1, c21);
-            x = Vector128.Create(a[3]);
+            x = Vector128.Create(a3[at]);
             c30 = Vector128.FusedMultiplyAdd(x, b0, c30); c31 = Vector128.FusedMultiplyAdd(x, b1, c31);
-            x = Vector128.Create(a[4]);
+            x = Vector128.Create(a4[at]);
             c40 = Vector128.FusedMultiplyAdd(x, b0, c40); c41 = Vector128.FusedMultiplyAdd(x, b1, c41);
-            x = Vector128.Create(a[5]);
+            x = Vector128.Create(a5[at]);
             c50 = Vector128.FusedMultiplyAdd(x, b0, c50); c51 = Vector128.FusedMultiplyAdd(x, b1, c51);
         }
         Update(c, c00, alpha, beta); Update(c + 4, c01, alpha, beta); c += ldc;
@@ -397,6 +443,16 @@ public sealed unsafe class HostGemm : IGemmBackend
             return (float*)((address + 63) & ~(nint)63);
         }
     }
+}
+
+/// <summary>
+/// Where a micro-kernel reads its MR rows of op(A): element (r, k) at Tile[k * Step + r * Row]. Row-major A in
+/// place (Step 1, Row lda), transposed A in place (Step lda, Row 1), or a packed edge tile (Step MR, Row 1).
+/// </summary>
+readonly unsafe struct APanel(float* tile, nint step, nint row)
+{
+    public readonly float* Tile = tile;
+    public readonly nint Step = step, Row = row;
 }
 
 /// <summary>The host GEMM's micro-kernel, by the SIMD width it uses.</summary>

@@ -5,7 +5,8 @@ namespace IlgpuElmo.Tests.Kernels;
 /// <summary>Each char CNN kernel against a direct float64 evaluation of its formula, tiny shapes.</summary>
 public class CharCnnKernelsTests
 {
-    const int N = 3, L = 9, D = 2, W = 3, Nf = 4, Off = 1, F = 6;
+    // Nf = 11: on the host a vector of filters and a scalar tail.
+    const int N = 3, L = 9, D = 2, W = 3, Nf = 11, Off = 1, F = 13;
     static readonly CharConvParams P = new(N, L, D, W, Nf, Off, F, CharCnnKernels.Relu);
 
     static int[] CharIds(Random random) => Enumerable.Range(0, N * L).Select(_ => random.Next(1, 7)).ToArray();
@@ -72,6 +73,16 @@ public class CharCnnKernelsTests
         using var argmax = d.Allocate<int>(new IlgpuElmo.Tensors.Shape(1, 1));
         k.MaxPool(d.Stream, p, conv.View, bias.View, output.View, argmax.View);
         Assert.Equal([1], argmax.ToArray(d.Stream));
+
+        // The same tie in every one of 17 filters (a vector of them and a tail on the host).
+        var wide = new CharConvParams(1, 4, 1, 2, 17, 0, 17, CharCnnKernels.Relu);
+        float[] rows = [.. Enumerable.Repeat(0.5f, 17), .. Enumerable.Repeat(2f, 17), .. Enumerable.Repeat(2f, 17)];
+        using var wideConv = d.Upload<float>(rows, 3, 17);
+        using var wideBias = d.Upload<float>(new float[17], 17);
+        using var wideOutput = d.Allocate<float>(new IlgpuElmo.Tensors.Shape(1, 17));
+        using var wideArgmax = d.Allocate<int>(new IlgpuElmo.Tensors.Shape(1, 17));
+        k.MaxPool(d.Stream, wide, wideConv.View, wideBias.View, wideOutput.View, wideArgmax.View);
+        Assert.All(wideArgmax.ToArray(d.Stream), t => Assert.Equal(1, t));
     }
 
     [Theory]
@@ -148,7 +159,7 @@ public class CharCnnKernelsTests
         var d = TestDevices.Get(mode);
         var k = d.Kernels(rt => new CharCnnKernels(rt));
         var random = new Random(52);
-        int n = 3, f = 5, size = n * f;
+        int n = 3, f = 21, size = n * f; // rows of two vectors and a tail on the host
         float[] x = TestData.Random(random, size), c = TestData.Random(random, size), t = TestData.Random(random, size);
         float[] bc = TestData.Random(random, f), bt = TestData.Random(random, f), dy = TestData.Random(random, size);
         using DisposableViews v = new(d, x, c, t, bc, bt, size);
@@ -166,7 +177,7 @@ public class CharCnnKernelsTests
 
         v.Y.CopyFrom(d.Stream, dy);
         using var gradX = d.Upload<float>(TestData.Poison(size), size);
-        k.HighwayBackward(d.Stream, v.Views, gradX.View);
+        k.HighwayBackward(d.Stream, f, v.Views, gradX.View);
         var dc = new double[size]; var dt = new double[size]; var dx = new double[size];
         for (int i = 0; i < size; i++)
         {

@@ -50,7 +50,7 @@ public class ElementwiseKernelsTests
     [Fact]
     public void DropoutMaskIsTheSameInBothModesAndHasTheRightRate()
     {
-        int n = 4000;
+        int n = 9000; // past two host chunks of 4096, so chunk offsets are checked too
         var x = TestData.Random(new Random(7), n);
         var p = DropoutParams.Create(0.25f, seed: 99, offset: 1000);
         float[][] results = new float[2][];

@@ -30,6 +30,29 @@ public class EmbeddingKernelsTests
         TestData.AssertClose(dtg.ToArray(d.Stream), expectedGrad, what: "scatter-add");
     }
 
+    /// <summary>
+    /// Host execution's scatter-add, large enough to split destination rows over the workers, is the float sum
+    /// in position order bit for bit (what a single thread computes), with ids repeated many times.
+    /// </summary>
+    [Fact]
+    public void HostScatterAddSplitByRowsIsThePositionOrderSum()
+    {
+        var d = TestDevices.Host;
+        var k = d.Kernels(rt => new EmbeddingKernels(rt));
+        var random = new Random(10);
+        int v = 50, dim = 20, n = 2000;
+        int[] ids = Enumerable.Range(0, n).Select(_ => random.Next(v)).ToArray();
+        float[] grad = TestData.Random(random, n * dim), table = TestData.Random(random, v * dim);
+        using var dg = d.Upload<float>(grad, n, dim);
+        using var di = d.Upload<int>(ids, n);
+        using var dtg = d.Upload<float>(table, v, dim);
+        k.ScatterAdd(d.Stream, dg.View, dim, di.View, dtg.View);
+        var expected = (float[])table.Clone();
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < dim; c++) expected[ids[i] * dim + c] += grad[i * dim + c];
+        Assert.Equal(expected, dtg.ToArray(d.Stream));
+    }
+
     [Theory]
     [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
     public void WideGatherMovesWholeRows(string mode)
