@@ -186,11 +186,26 @@ public sealed class ElementwiseKernels
     const int DropoutHostChunk = 4096;
 
     /// <summary>
-    /// The host's <see cref="DropoutKernel"/> over elements [start, start + x.Length), eight at a time: the hash in
-    /// 64-bit vector lanes, and keep decided on its top 24 bits as an integer, u >= ceil(rate 2^24), which is the
-    /// kernel's u 2^-24 >= rate exactly (u &lt; 2^24 converts to float exactly). x and y may be the same.
+    /// The host's <see cref="DropoutKernel"/> over elements [start, start + x.Length), in runs whose counters are
+    /// contiguous (within one block of <see cref="DropoutParams.RowBlock"/> elements: a replica's rows of one time step).
     /// </summary>
     static void DropoutHost(DropoutParams p, long start, ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int done = 0; done < x.Length;)
+        {
+            long at = start + done;
+            int run = (int)Math.Min(x.Length - done, p.RowBlock - at % p.RowBlock);
+            DropoutRun(p, p.Offset + at / p.RowBlock * p.RowStride + at % p.RowBlock, x.Slice(done, run), y.Slice(done, run));
+            done += run;
+        }
+    }
+
+    /// <summary>
+    /// Dropout with counters firstCounter + k, eight at a time: the hash in 64-bit vector lanes, and keep decided on
+    /// its top 24 bits as an integer, u >= ceil(rate 2^24), which is the kernel's u 2^-24 >= rate exactly
+    /// (u &lt; 2^24 converts to float exactly). x and y may be the same.
+    /// </summary>
+    static void DropoutRun(DropoutParams p, long firstCounter, ReadOnlySpan<float> x, Span<float> y)
     {
         int k = 0;
         if (Vector256.IsHardwareAccelerated)
@@ -200,7 +215,7 @@ public sealed class ElementwiseKernels
             var lanes = Vector256.Create(1UL, 2, 3, 4);
             for (; k <= x.Length - 8; k += 8)
             {
-                var counter = Vector256.Create((ulong)(p.Offset + start + k)) + lanes;
+                var counter = Vector256.Create((ulong)(firstCounter + k)) + lanes;
                 var keepLow = Vector256.GreaterThanOrEqual(HashTop24(p.Seed, counter), threshold);
                 var keepHigh = Vector256.GreaterThanOrEqual(HashTop24(p.Seed, counter + Vector256.Create(4UL)), threshold);
                 var keep = Vector256.Narrow(keepLow, keepHigh).AsSingle();
@@ -209,7 +224,7 @@ public sealed class ElementwiseKernels
         }
         for (; k < x.Length; k++)
         {
-            uint bits = CounterRandom.Hash(p.Seed, (ulong)(p.Offset + start + k));
+            uint bits = CounterRandom.Hash(p.Seed, (ulong)(firstCounter + k));
             y[k] = (bits >> 8) * (1f / 16777216f) >= p.Rate ? x[k] * p.Scale : 0f;
         }
     }
