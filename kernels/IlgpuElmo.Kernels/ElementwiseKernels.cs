@@ -197,11 +197,26 @@ public sealed class ElementwiseKernels
     const int DropoutHostChunk = 4096;
 
     /// <summary>
-    /// The host's <see cref="DropoutKernel"/> over elements [start, start + x.Length), eight at a time: the hash in
-    /// 64-bit vector lanes, and keep decided on its top 24 bits as an integer, u >= ceil(rate 2^24), which is the
-    /// kernel's u 2^-24 >= rate exactly (u &lt; 2^24 converts to float exactly). x and y may be the same.
+    /// The host's <see cref="DropoutKernel"/> over elements [start, start + x.Length), in runs whose counters are
+    /// contiguous (within one block of <see cref="DropoutParams.RowBlock"/> elements: a replica's rows of one time step).
     /// </summary>
     static void DropoutHost(DropoutParams p, long start, ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int done = 0; done < x.Length;)
+        {
+            long at = start + done;
+            int run = (int)Math.Min(x.Length - done, p.RowBlock - at % p.RowBlock);
+            DropoutRun(p, p.Offset + at / p.RowBlock * p.RowStride + at % p.RowBlock, x.Slice(done, run), y.Slice(done, run));
+            done += run;
+        }
+    }
+
+    /// <summary>
+    /// Dropout with counters firstCounter + k, eight at a time: the hash in 64-bit vector lanes, and keep decided on
+    /// its top 24 bits as an integer, u >= ceil(rate 2^24), which is the kernel's u 2^-24 >= rate exactly
+    /// (u &lt; 2^24 converts to float exactly). x and y may be the same.
+    /// </summary>
+    static void DropoutRun(DropoutParams p, long firstCounter, ReadOnlySpan<float> x, Span<float> y)
     {
         int k = 0;
         if (Vector256.IsHardwareAccelerated)
@@ -211,7 +226,7 @@ public sealed class ElementwiseKernels
             var lanes = Vector256.Create(1UL, 2, 3, 4);
             for (; k <= x.Length - 8; k += 8)
             {
-                var counter = Vector256.Create((ulong)(p.Offset + start + k)) + lanes;
+                var counter = Vector256.Create((ulong)(firstCounter + k)) + lanes;
                 var keepLow = Vector256.GreaterThanOrEqual(HashTop24(p.Seed, counter), threshold);
                 var keepHigh = Vector256.GreaterThanOrEqual(HashTop24(p.Seed, counter + Vector256.Create(4UL)), threshold);
                 var keep = Vector256.Narrow(keepLow, keepHigh).AsSingle();
@@ -220,7 +235,7 @@ public sealed class ElementwiseKernels
         }
         for (; k < x.Length; k++)
         {
-            uint bits = CounterRandom.Hash(p.Seed, (ulong)(p.Offset + start + k));
+            uint bits = CounterRandom.Hash(p.Seed, (ulong)(firstCounter + k));
             y[k] = (bits >> 8) * (1f / 16777216f) >= p.Rate ? x[k] * p.Scale : 0f;
         }
     }
@@ -303,7 +318,8 @@ public sealed class ElementwiseKernels
 
     public static void DropoutKernel(Index1D i, DropoutParams p, ArrayView<float> x, ArrayView<float> y)
     {
-        uint bits = CounterRandom.Hash(p.Seed, (ulong)(p.Offset + (int)i));
+        long at = i;
+        uint bits = CounterRandom.Hash(p.Seed, (ulong)(p.Offset + at / p.RowBlock * p.RowStride + at % p.RowBlock));
         bool keep = (bits >> 8) * (1f / 16777216f) >= p.Rate;
         y[i] = keep ? x[i] * p.Scale : 0f;
     }
@@ -312,10 +328,30 @@ public sealed class ElementwiseKernels
 /// <summary>A column-sum launch: x [Rows, Columns] split into Splits row ranges of RowsPerSplit; sums = Beta * sums + column sums.</summary>
 public readonly record struct ColumnSumsParams(int Rows, int Columns, int RowsPerSplit, int Splits, float Beta);
 
-/// <summary>Dropout rate, 1/(1-rate), seed and the element offset of this call in the step's random stream.</summary>
-public readonly record struct DropoutParams(float Rate, float Scale, ulong Seed, long Offset)
+/// <summary>
+/// Dropout rate, 1/(1-rate), seed and the element offset of this call in the step's random stream.
+/// Element i's counter is Offset + (i / RowBlock) * RowStride + i % RowBlock: with a replica's share of the
+/// batch rows (<see cref="StreamRows"/>) that is the counter the same element has in the whole batch, so
+/// data-parallel replicas draw exactly the masks one device would.
+/// </summary>
+public readonly record struct DropoutParams(float Rate, float Scale, ulong Seed, long Offset, long RowBlock, long RowStride)
 {
-    public static DropoutParams Create(float rate, ulong seed, long offset) => new(rate, 1f / (1f - rate), seed, offset);
+    /// <summary>Counters offset + i over the whole tensor (all rows on this device).</summary>
+    public static DropoutParams Create(float rate, ulong seed, long offset) =>
+        new(rate, 1f / (1f - rate), seed, offset, long.MaxValue, long.MaxValue);
+
+    /// <summary>
+    /// Counters for a [T, rows.Local, width] tensor holding rows [First, First + Local) of a [T, rows.Global, width]
+    /// one; <paramref name="offset"/> is the whole tensor's offset in the step's random stream.
+    /// </summary>
+    public static DropoutParams Create(float rate, ulong seed, long offset, StreamRows rows, int width) =>
+        new(rate, 1f / (1f - rate), seed, offset + (long)rows.First * width, (long)rows.Local * width, (long)rows.Global * width);
+}
+
+/// <summary>A replica's share of a batch's streams: rows [First, First + Local) of Global (all of them on one device).</summary>
+public readonly record struct StreamRows(int First, int Local, int Global)
+{
+    public static StreamRows All(int rows) => new(0, rows, rows);
 }
 
 /// <summary>A counter-based hash RNG (SplitMix64 finaliser): the same bits on every device for (seed, counter).</summary>

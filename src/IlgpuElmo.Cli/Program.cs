@@ -27,7 +27,7 @@ public static class Program
         }
     }
 
-    static bool IsUserError(Exception e) =>
+    public static bool IsUserError(Exception e) =>
         e is InputException or DeviceSelectionException or DeviceMemoryException or ShapeMismatchException
             or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException;
 

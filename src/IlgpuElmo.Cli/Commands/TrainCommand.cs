@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using IlgpuElmo.Data;
+using IlgpuElmo.Distributed;
 using IlgpuElmo.Model;
 using IlgpuElmo.Reporting;
 using IlgpuElmo.Training;
@@ -35,9 +36,16 @@ static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints", DefaultValueFactory = _ => 100 };
         var evalEvery = new Option<int>("--eval-every") { Description = "Steps between held-out perplexity reports (and at the end)", DefaultValueFactory = _ => 400 };
         var seed = new Option<ulong?>("--seed") { Description = "Random seed (default: the options' seed)" };
+        var distributed = new Option<bool>("--distributed") { Description = "Data-parallel training over the ranks mpiexec started (mpiexec.mpich -n N elmo train --distributed ...): batch_size is the global batch" };
+        var allReduce = new Option<string>("--all-reduce")
+        {
+            Description = "With --distributed: how gradients are summed: nccl (CUDA device buffers, libnccl.so.2), mpi (through host memory), auto (nccl on CUDA, else mpi)",
+            DefaultValueFactory = _ => "auto",
+        };
+        var mpiLibrary = new Option<string?>("--mpi-library") { Description = $"With --distributed: the MPICH-ABI MPI library to load (default: ${MpiLibrary.EnvironmentVariable}, else {MpiLibrary.DefaultName})" };
         var init = new InitArguments();
         var command = new Command("train", "Train a bidirectional language model (ELMo)");
-        foreach (var o in new Option[] { train, dev, test, vocab, minCount, options, preset, output, overwrite, resume, fromPrevious, epochs, steps, checkpointEvery, evalEvery, seed })
+        foreach (var o in new Option[] { train, dev, test, vocab, minCount, options, preset, output, overwrite, resume, fromPrevious, epochs, steps, checkpointEvery, evalEvery, seed, distributed, allReduce, mpiLibrary })
             command.Options.Add(o);
         init.AddTo(command);
         device.AddTo(command);
@@ -50,6 +58,9 @@ static class TrainCommand
                 Overwrite = result.GetValue(overwrite),
                 FromPrevious = result.GetValue(fromPrevious),
                 Init = init.Parse(result),
+                Distributed = result.GetValue(distributed),
+                MpiLibrary = result.GetValue(mpiLibrary),
+                AllReduce = result.GetValue(allReduce)!,
             };
             return Task.FromResult(Run(args, device.Parse(result), cancel));
         });
@@ -62,6 +73,9 @@ static class TrainCommand
         public bool Overwrite { get; init; }
         public bool FromPrevious { get; init; }
         public InitArguments.Values? Init { get; init; }
+        public bool Distributed { get; init; }
+        public string? MpiLibrary { get; init; }
+        public string AllReduce { get; init; } = "auto";
     }
 
     /// <summary>The corpus and plan of a run, saved as run.json so --resume needs nothing else.</summary>
@@ -69,34 +83,68 @@ static class TrainCommand
         int CheckpointEvery, int EvalEvery, ulong Seed, string Device, bool FreezeEncoder = false);
 
     /// <summary>A run's folder (held under its lock), plan, options and vocabulary, ready to train.</summary>
-    sealed record PreparedRun(string Folder, RunFolderLock Lock, RunSettings Settings, BilmOptions Options, Vocabulary Vocabulary);
+    /// <remarks>Lock is null on the ranks other than 0 of a data-parallel run, which read the run but never write it.</remarks>
+    sealed record PreparedRun(string Folder, RunFolderLock? Lock, RunSettings Settings, BilmOptions Options, Vocabulary Vocabulary);
 
     public static int Run(TrainArguments a, Devices.DeviceOptions deviceOptions, CancellationToken cancel)
     {
-        var log = Console.Error;
-        CheckArguments(a);
+        if (a.MpiLibrary is not null && !a.Distributed) throw new InputException("--mpi-library goes with --distributed.");
+        if (a.AllReduce != "auto" && !a.Distributed) throw new InputException($"--all-reduce {a.AllReduce} goes with --distributed.");
+        using var world = a.Distributed ? MpiWorld.Start(a.MpiLibrary) : null;
+        try
+        {
+            return Train(a, deviceOptions, world, cancel);
+        }
+        catch (Exception e) when (world is { Size: > 1 } && e is not RanksStoppedTogetherException)
+        {
+            // The other ranks would wait in their next collective for ever: end the job (MPICH's launcher stops every rank).
+            world.Abort(Program.IsUserError(e) ? $"error: {(world.IsRoot ? "" : $"rank {world.Rank}: ")}{e.Message}" : e.ToString());
+            throw;
+        }
+    }
+
+    /// <summary>Thrown on every rank when a rank could not prepare the run: all of them stop normally, rank 0's error printed.</summary>
+    sealed class RanksStoppedTogetherException(string message, Exception? inner = null) : InputException(message, inner);
+
+    static int Train(TrainArguments a, Devices.DeviceOptions deviceOptions, MpiWorld? world, CancellationToken cancel)
+    {
+        // Rank 0 speaks for the run; the other ranks print only their errors.
+        var log = world is { IsRoot: false } ? TextWriter.Null : Console.Error;
+        CheckArguments(a, world);
+        if (world is not null) deviceOptions = RankSetup.DeviceOfLocalRank(deviceOptions, MpiLaunch.LocalRank(Environment.GetEnvironmentVariables()));
         using var device = ComputeDevice.Create(deviceOptions, log);
         device.MemoryHint = "lower batch_size in the options (or the model size)";
         using var init = a.Resume is null && a.Init is { } i ? ModelInitialization.Open(device, i.RunFolder, i.Options, i.Weights) : null;
-        var prepared = a.Resume is { } resumeDir ? PrepareResume(a, resumeDir, log) : PrepareNewRun(a, device, init, log);
+        var prepared = Prepare(a, device, init, world, log);
         using var folderLock = prepared.Lock;
         var (runDir, _, settings, options, vocabulary) = prepared;
-        if (folderLock.StaleOwner is { } stale)
+        if (folderLock?.StaleOwner is { } stale)
             log.WriteLine($"warning: {runDir} had a stale lock from a run that is no longer running ({stale}); taking the folder over.");
 
         device.ApplyModelPrecision(options.Precision);
         log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}, precision {device.Precision.ToString().ToLowerInvariant()}");
-        using var model = BidirectionalLanguageModel.Create(device, options, vocabulary);
+        var replicas = world is null ? null : new Replicas(world, options.BatchSize);
+        using var model = BidirectionalLanguageModel.Create(device, options, vocabulary, replicas?.Streams);
         if (init is not null)
         {
             foreach (var line in init.Apply(model)) log.WriteLine(line);
             init.Dispose();
         }
+        if (replicas is not null)
+        {
+            replicas.BroadcastFromRoot(device.Stream, model.Parameters);
+            log.WriteLine($"data-parallel: {replicas.Count} ranks over MPI ({MpiLibrary.Choose(a.MpiLibrary)}), {replicas.Streams.Local} of the {options.BatchSize} streams each");
+        }
         model.EncoderFrozen = settings.FreezeEncoder;
         log.WriteLine($"model: {model.Describe()}{(model.EncoderFrozen ? "; token encoder frozen (--freeze)" : "")}");
         log.WriteLine($"optimizer: {options.Optimizer.ToString().ToLowerInvariant()}, learning rate {options.EffectiveLearningRate} " +
             $"({(options.LearningRateSchedule ?? LearningRateSchedule.Constant).Describe()}), {settings.TotalSteps} steps");
-        using var optimizer = new Optimizer(device, model.TrainableParameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue));
+        var allReduce = world is null ? null : RankSetup.GradientAllReduce(a.AllReduce, device, world, log);
+        using var allReduceResources = allReduce as IDisposable;
+        using var optimizer = new Optimizer(device, model.TrainableParameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue))
+        {
+            AllReduce = allReduce,
+        };
         var trainBatcher = new LmBatcher(settings.TrainFiles, vocabulary, options.BatchSize, options.UnrollSteps, training: true, settings.Seed);
         Func<LmBatcher>? heldOut = settings.DevFiles is { } devs
             ? () => new LmBatcher(devs, vocabulary, options.BatchSize, options.UnrollSteps, training: false, settings.Seed)
@@ -106,16 +154,16 @@ static class TrainCommand
         string optionsPrint = Checkpoint.Fingerprint(options.ToJson()), vocabPrint = Checkpoint.Fingerprint(string.Join('\n', vocabulary.Words));
 
         TrainingOutcome outcome;
-        bool live = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        bool live = world is not { IsRoot: false } && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         Trainer? trainer = null;
         Trainer MakeTrainer(ITrainingObserver observer)
         {
-            var t = new Trainer(device, model, optimizer, trainBatcher, heldOut, runDir, plan, observer, optionsPrint, vocabPrint);
+            var t = new Trainer(device, model, optimizer, trainBatcher, heldOut, runDir, plan, observer, optionsPrint, vocabPrint) { Replicas = replicas };
             if (a.Resume is not null)
             {
                 t.Resume(a.FromPrevious);
                 // The new target is recorded only once the checkpoint has been accepted.
-                AtomicFile.WriteAllText(Path.Combine(runDir, "run.json"), JsonSerializer.Serialize(settings, RunJsonFormat));
+                if (world is not { IsRoot: false }) AtomicFile.WriteAllText(Path.Combine(runDir, "run.json"), JsonSerializer.Serialize(settings, RunJsonFormat));
             }
             return t;
         }
@@ -143,9 +191,10 @@ static class TrainCommand
         {
             // Signals after training take their default action: the last checkpoint is already saved.
             interrupt.Dispose();
-            if (trainer is not null) PlotLoss(trainer.Metrics, Path.Combine(runDir, "loss.png"));
+            if (trainer is not null && world is not { IsRoot: false }) PlotLoss(trainer.Metrics, Path.Combine(runDir, "loss.png"));
         }
         if (outcome == TrainingOutcome.Interrupted) return interrupt.ExitCode;
+        if (world is { IsRoot: false }) return 0;
 
         var summary = new JsonObject { ["run"] = runDir, ["steps"] = settings.TotalSteps };
         if (settings.TestFiles is { } tests)
@@ -170,7 +219,7 @@ static class TrainCommand
 
     static readonly JsonSerializerOptions RunJsonFormat = new() { WriteIndented = true };
 
-    static void CheckArguments(TrainArguments a)
+    static void CheckArguments(TrainArguments a, MpiWorld? world)
     {
         OptionChecks.AtLeast(a.CheckpointEvery, 1, "--checkpoint-every");
         OptionChecks.AtLeast(a.EvalEvery, 1, "--eval-every");
@@ -184,7 +233,35 @@ static class TrainCommand
         if (a.FromPrevious && a.Resume is null)
             throw new InputException("--from-previous goes with --resume DIR: it picks that run's previous checkpoint.");
         // Before any work: a file in the way, or a folder that holds a run or is in use, is refused now.
-        if (a.Out is { } folder) RunFolder.CheckNewRunTarget(folder, a.Overwrite);
+        if (a.Out is { } folder && world is not { IsRoot: false }) RunFolder.CheckNewRunTarget(folder, a.Overwrite);
+    }
+
+    /// <summary>
+    /// The run to train. In a data-parallel run rank 0 claims and writes the folder; the other ranks then read
+    /// the same plan without claiming it. A rank that fails here stops every rank, with its own message.
+    /// </summary>
+    static PreparedRun Prepare(TrainArguments a, ComputeDevice device, ModelInitialization? init, MpiWorld? world, TextWriter log)
+    {
+        if (world is null) return a.Resume is { } dir ? PrepareResume(a, dir, log, claim: true) : PrepareNewRun(a, device, init, log);
+        PreparedRun? prepared = null;
+        Exception? failure = null;
+        try
+        {
+            if (world.IsRoot) prepared = a.Resume is { } dir ? PrepareResume(a, dir, log, claim: true) : PrepareNewRun(a, device, init, log);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        if (!world.AllSucceeded(failure is null))
+        {
+            if (failure is not null) throw new RanksStoppedTogetherException(failure.Message, failure);
+            throw new RanksStoppedTogetherException("--distributed: rank 0 could not prepare the run (its error is above); nothing was trained.");
+        }
+        string runDir = world.Broadcast(prepared?.Folder);
+        if (world.IsRoot) return prepared!;
+        // A new run's plan is what rank 0 just wrote into the folder: read it back as a resume would.
+        return PrepareResume(a.Resume is not null ? a : a with { Steps = null, Epochs = null, Options = null, Vocab = null }, runDir, log, claim: false);
     }
 
     /// <summary>Steps in one pass over <paramref name="targets"/> targets per direction.</summary>
@@ -198,9 +275,9 @@ static class TrainCommand
     static long? RequestedSteps(TrainArguments a, long targets, BilmOptions options) =>
         a.Steps ?? (a.Epochs is double e ? (long)Math.Ceiling(e * StepsPerEpoch(targets, options)) : null);
 
-    static PreparedRun PrepareResume(TrainArguments a, string runDir, TextWriter log)
+    static PreparedRun PrepareResume(TrainArguments a, string runDir, TextWriter log, bool claim)
     {
-        var held = RunFolder.ClaimForResume(runDir);
+        var held = claim ? RunFolder.ClaimForResume(runDir) : null;
         try
         {
             string settingsPath = Path.Combine(runDir, "run.json");
@@ -222,7 +299,7 @@ static class TrainCommand
         }
         catch
         {
-            held.Dispose();
+            held?.Dispose();
             throw;
         }
     }

@@ -25,4 +25,31 @@ public sealed class LmBatch(int steps, int batchSize)
 
     /// <summary>Positions with a target, per direction.</summary>
     public int TargetCount => Lengths.Sum();
+
+    /// <summary>Targets per direction in the whole batch this window is a share of (data-parallel replicas); else <see cref="TargetCount"/>.</summary>
+    public int GlobalTargetCount
+    {
+        get => globalTargetCount ?? TargetCount;
+        init => globalTargetCount = value;
+    }
+
+    readonly int? globalTargetCount;
+
+    /// <summary>Rows [first, first + count) of this window, as a window of their own that knows the whole one's target count.</summary>
+    public LmBatch Rows(int first, int count)
+    {
+        var share = new LmBatch(Steps, count) { GlobalTargetCount = TargetCount };
+        for (int t = 0; t < Steps; t++)
+        {
+            int from = t * BatchSize + first, to = t * count;
+            Array.Copy(ForwardInputs, from, share.ForwardInputs, to, count);
+            Array.Copy(ForwardTargets, from, share.ForwardTargets, to, count);
+            Array.Copy(BackwardInputs, from, share.BackwardInputs, to, count);
+            Array.Copy(BackwardTargets, from, share.BackwardTargets, to, count);
+            Array.Copy(ForwardTokens, from, share.ForwardTokens, to, count);
+            Array.Copy(BackwardTokens, from, share.BackwardTokens, to, count);
+        }
+        Array.Copy(Lengths, first, share.Lengths, 0, count);
+        return share;
+    }
 }

@@ -145,13 +145,14 @@ public sealed class BidirectionalLstm : IHasParameters, IDisposable
     /// </summary>
     /// <param name="inputs">[2T, B, in]: direction 0's window, then direction 1's.</param>
     /// <param name="state">Each direction's carried state, read at the start and written at the end.</param>
+    /// <param name="rows">Which of the global batch's streams these B are (data-parallel replicas), for the dropout masks; null: all.</param>
     public void ForwardBothStreams(DeviceTensor<float> inputs, SequenceLengths lengths, LstmState state, float dropout,
-        ulong forwardSeed, ulong backwardSeed)
+        ulong forwardSeed, ulong backwardSeed, StreamRows? rows = null)
     {
         int steps = inputs.Shape[0] / 2;
         join.Wait(device.SecondStream, device.Stream);
-        stacks[1].Forward(device.SecondStream, inputs.Slice(steps, steps), lengths, state, state, dropout, backwardSeed);
-        stacks[0].Forward(device.Stream, inputs.Slice(0, steps), lengths, state, state, dropout, forwardSeed);
+        stacks[1].Forward(device.SecondStream, inputs.Slice(steps, steps), lengths, state, state, dropout, backwardSeed, rows);
+        stacks[0].Forward(device.Stream, inputs.Slice(0, steps), lengths, state, state, dropout, forwardSeed, rows);
         join.Wait(device.Stream, device.SecondStream);
     }
 

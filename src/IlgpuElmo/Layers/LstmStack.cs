@@ -69,8 +69,9 @@ public sealed class LstmStack : IHasParameters, IDisposable
     /// <param name="final">Receives the state after each row's last real step; may be <paramref name="initial"/>.</param>
     /// <param name="dropout">Dropout rate on every layer's input (training); 0: none.</param>
     /// <param name="seed">This step's dropout seed; layer k draws from elements [offset_k, offset_k + T B in_k) of its stream.</param>
+    /// <param name="rows">Which streams of the whole batch these B rows are (a data-parallel replica's share): masks are drawn at the rows' whole-batch counters; null: all.</param>
     public void Forward(AcceleratorStream stream, DeviceTensor<float> input, SequenceLengths lengths, LstmState? initial = null,
-        LstmState? final = null, float dropout = 0f, ulong seed = 0)
+        LstmState? final = null, float dropout = 0f, ulong seed = 0, StreamRows? rows = null)
     {
         if (input.Shape.Rank != 3)
             throw new ArgumentException($"LSTM direction {Direction}: input must be [T, B, {InputSize}] (time-major), got {input.Shape}.");
@@ -81,6 +82,8 @@ public sealed class LstmStack : IHasParameters, IDisposable
         final?.Check("final LSTM state", Direction + 1, layers.Length, batch, HiddenSize, ProjectionSize);
 
         savedDropout = dropout > 0f ? new DropoutParams[layers.Length] : null;
+        var share = rows ?? StreamRows.All(batch);
+        if (share.Local != batch) throw new ArgumentException($"LSTM direction {Direction}: the stream share has {share.Local} rows but the input {batch}.");
         long offset = 0;
         for (int k = 0; k < layers.Length; k++)
         {
@@ -90,9 +93,9 @@ public sealed class LstmStack : IHasParameters, IDisposable
             if (savedDropout is not null)
             {
                 layerInput = workspace.Get<float>($"input{k}", steps, batch, layer.InputSize);
-                savedDropout[k] = DropoutParams.Create(dropout, seed, offset);
+                savedDropout[k] = DropoutParams.Create(dropout, seed, offset, share, layer.InputSize);
                 elementwise.Dropout(stream, savedDropout[k], source.View, layerInput.View);
-                offset += layerInput.Length;
+                offset += (long)steps * share.Global * layer.InputSize;
             }
             layerInputs[k] = layerInput;
             var output = workspace.Get<float>($"output{k}", steps, batch, ProjectionSize);

@@ -39,15 +39,16 @@ public sealed partial class BidirectionalLanguageModel
         var input = EncodeUploadedWindow(window, steps, b);
         float rate = Options.Dropout;
         var stacks = Lstm.Directions;
-        Lstm.ForwardBothStreams(input, window.Lengths, trainState, rate, seed, seed ^ BackwardSeed);
+        Lstm.ForwardBothStreams(input, window.Lengths, trainState, rate, seed, seed ^ BackwardSeed, TrainStreams);
 
-        int count = Math.Max(1, batch.TargetCount);
+        // The mean over the whole batch's targets: a replica's share of the loss and gradients, which sum to one device's.
+        int count = Math.Max(1, batch.GlobalTargetCount);
         var topGradients = new DeviceTensor<float>[2];
         for (int d = 0; d < 2; d++)
         {
             var top = stacks[d].Output(Options.Lstm.NLayers - 1).Reshape(n, p);
             var dropped = workspace.Get<float>($"top{d}", n, p);
-            var dropout = DropoutParams.Create(rate, d == 0 ? seed : seed ^ BackwardSeed, TopDropoutOffset);
+            var dropout = DropoutParams.Create(rate, d == 0 ? seed : seed ^ BackwardSeed, TopDropoutOffset, TrainStreams, p);
             if (rate > 0) elementwise.Dropout(s, dropout, top.View, dropped.View);
             else elementwise.Copy(s, top.View, dropped.View);
             var gradTop = workspace.Get<float>($"gradTop{d}", n, p);

@@ -29,7 +29,7 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
     int[] windowHost = [];
     bool trainingWorkspaceReserved;
 
-    BidirectionalLanguageModel(ComputeDevice device, BilmOptions options, Vocabulary vocabulary)
+    BidirectionalLanguageModel(ComputeDevice device, BilmOptions options, Vocabulary vocabulary, StreamRows? trainStreams = null)
     {
         this.device = device;
         Options = options;
@@ -50,7 +50,10 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
             SoftmaxKind.Sampled => new SampledSoftmaxHead(device, vocabulary.Count, p, Math.Min(options.NNegativeSamplesBatch, vocabulary.Count - 1), options.Seed),
             _ => new AdaptiveSoftmaxHead(device, vocabulary.Count, p, softmax.Cutoffs, softmax.DivValue),
         };
-        trainBatch = options.BatchSize;
+        TrainStreams = trainStreams ?? StreamRows.All(options.BatchSize);
+        if (TrainStreams.Global != options.BatchSize)
+            throw new ArgumentException($"The training streams' global count {TrainStreams.Global} must be batch_size {options.BatchSize}.");
+        trainBatch = TrainStreams.Local;
         trainState = Lstm.CreateState(trainBatch);
     }
 
@@ -83,10 +86,16 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
     public IEnumerable<(string Name, DeviceTensor<float> Tensor)> StateTensors =>
         [("lstm/h", trainState.AllH), ("lstm/c", trainState.AllC)];
 
-    /// <summary>A new model with freshly initialised weights (seeded by the options' seed).</summary>
-    public static BidirectionalLanguageModel Create(ComputeDevice device, BilmOptions options, Vocabulary vocabulary)
+    /// <summary>Which of the global batch's batch_size streams this model trains on (a data-parallel replica's share; all of them otherwise).</summary>
+    public StreamRows TrainStreams { get; }
+
+    /// <summary>
+    /// A new model with freshly initialised weights (seeded by the options' seed); <paramref name="trainStreams"/>
+    /// is a data-parallel replica's share of the batch's streams (null: all).
+    /// </summary>
+    public static BidirectionalLanguageModel Create(ComputeDevice device, BilmOptions options, Vocabulary vocabulary, StreamRows? trainStreams = null)
     {
-        var model = new BidirectionalLanguageModel(device, options, vocabulary);
+        var model = new BidirectionalLanguageModel(device, options, vocabulary, trainStreams);
         model.Initialize(options.Seed);
         return model;
     }

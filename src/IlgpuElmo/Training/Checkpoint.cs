@@ -39,10 +39,13 @@ public static class Checkpoint
     }
 
     public static void Save(string runDirectory, AcceleratorStream stream, TrainerPosition position,
-        IEnumerable<(string Name, DeviceTensor<float> Tensor)> tensors)
+        IEnumerable<(string Name, DeviceTensor<float> Tensor)> tensors) =>
+        Save(runDirectory, position, tensors.Select(t => (t.Name, t.Tensor.Shape.Dims.ToArray(), t.Tensor.ToArray(stream))));
+
+    /// <summary>Saves tensors already on the host (a data-parallel run's states gathered from every rank).</summary>
+    public static void Save(string runDirectory, TrainerPosition position, IEnumerable<(string Name, int[] Shape, float[] Data)> data)
     {
         var metadata = JsonSerializer.SerializeToNode(position)!.AsObject();
-        var data = tensors.Select(t => (t.Name, t.Tensor.Shape.Dims.ToArray(), t.Tensor.ToArray(stream)));
         string current = PathIn(runDirectory), pending = System.IO.Path.Combine(runDirectory, PendingFileName);
         TensorArchive.Write(pending, metadata, data);
         if (File.Exists(current)) File.Move(current, PreviousPathIn(runDirectory), overwrite: true);
@@ -141,7 +144,10 @@ public static class Checkpoint
     public static string Fingerprint(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
 }
 
-/// <summary>Where training is: saved in the checkpoint so `--resume` continues exactly there.</summary>
+/// <summary>
+/// Where training is: saved in the checkpoint so `--resume` continues exactly there. <c>Ranks</c>: the
+/// data-parallel ranks that trained it (1 on one device).
+/// </summary>
 public sealed record TrainerPosition(
     long Step,
     long TokensSeen,
@@ -149,4 +155,5 @@ public sealed record TrainerPosition(
     string OptionsFingerprint,
     string VocabularyFingerprint,
     ulong Seed,
-    BatcherState Batcher);
+    BatcherState Batcher,
+    int Ranks = 1);

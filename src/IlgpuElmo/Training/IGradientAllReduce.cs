@@ -6,9 +6,10 @@ namespace IlgpuElmo.Training;
 /// <summary>
 /// Where data-parallel training combines replicas' gradients: the optimizer calls it after the backward
 /// pass and before the global norm, so every replica clips and updates with the same summed gradients.
-/// A single device needs none. An implementation enqueues its collective (e.g. an NCCL all-reduce over
-/// each dense gradient, and the touched rows of row-sparse ones) on the stream it is given without
-/// waiting for it.
+/// A single device needs none. A device-side implementation enqueues its collectives on the stream it is
+/// given without waiting (<see cref="Distributed.NcclGradientAllReduce"/> for the dense gradients); one
+/// through host memory waits for the stream first (<see cref="Distributed.MpiGradientAllReduce"/>). A row-sparse
+/// parameter leaves with the union of every replica's touched rows as its <see cref="Parameter.TouchedRows"/>.
 /// </summary>
 public interface IGradientAllReduce
 {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using IlgpuElmo.Data;
+using IlgpuElmo.Distributed;
 using IlgpuElmo.Kernels;
 
 namespace IlgpuElmo.Training;
@@ -21,6 +22,9 @@ public sealed class TrainingDivergedException(string message) : InputException(m
 /// metrics every step, a checkpoint every N steps and when cancelled (Ctrl-C, SIGTERM, SIGHUP), held-out perplexity every
 /// M steps. Every random choice derives from (seed, step), so a resumed run makes the same choices an
 /// uninterrupted one would.
+/// With <see cref="Replicas"/> (data-parallel ranks), each rank trains on its share of every window; losses
+/// and the decision to stop are combined every step; rank 0 alone writes metrics, evaluates and saves the
+/// checkpoints, which hold every rank's carried states.
 /// </summary>
 public sealed class Trainer(
     ComputeDevice device,
@@ -37,6 +41,12 @@ public sealed class Trainer(
     readonly MetricsLog metrics = new(Path.Combine(runDirectory, "metrics.jsonl"));
     long step, tokensSeen;
     double elapsedBefore;
+    bool stopAgreed;
+
+    /// <summary>The data-parallel ranks this trainer is one of; null on one device.</summary>
+    public Replicas? Replicas { get; init; }
+
+    bool Writes => Replicas?.IsRoot ?? true;
 
     public long Step => step;
     public MetricsLog Metrics => metrics;
@@ -56,6 +66,11 @@ public sealed class Trainer(
     {
         string path = fromPrevious ? Checkpoint.PreviousPathIn(runDirectory) : Checkpoint.LatestPathIn(runDirectory);
         var (position, tensors) = Checkpoint.Load(runDirectory, fromPrevious);
+        int ranks = Replicas?.Count ?? 1;
+        if (position.Ranks != ranks)
+            throw new InputException(
+                $"Checkpoint '{path}' was written by a run of {position.Ranks} rank(s) and this one has {ranks}: resume it with the same count " +
+                (position.Ranks == 1 ? "(without --distributed)." : $"(mpiexec.mpich -n {position.Ranks} elmo train --distributed --resume {runDirectory})."));
         if (position.OptionsFingerprint != optionsFingerprint)
             throw new InputException($"Checkpoint '{path}' was made with different options than this command's; resume with the run's own options.json.");
         if (position.VocabularyFingerprint != vocabularyFingerprint)
@@ -64,14 +79,17 @@ public sealed class Trainer(
             throw new InputException(
                 $"The run in {runDirectory} has done {position.Step} steps and its target is {plan.TotalSteps}: " +
                 $"to train further, ask for more than {position.Step} steps (--steps N, or --epochs N).");
+        if (Replicas is { } replicas)
+            foreach (var (name, _) in model.StateTensors)
+                tensors["state/" + name] = replicas.ShareOfStreams(tensors["state/" + name].Shape, tensors["state/" + name].Data);
         Checkpoint.Restore(path, device.Stream, tensors, CheckpointTensors());
-        if (fromPrevious) Checkpoint.SetAsideLatest(runDirectory);
+        if (fromPrevious && Writes) Checkpoint.SetAsideLatest(runDirectory);
         optimizer.StepCount = position.Step;
         train.Restore(position.Batcher);
         step = position.Step;
         tokensSeen = position.TokensSeen;
         elapsedBefore = position.ElapsedSeconds;
-        metrics.TruncateAfter(step);
+        if (Writes) metrics.TruncateAfter(step);
         observer.OnMessage($"resumed from {path} at step {step} of {plan.TotalSteps}");
     }
 
@@ -80,10 +98,10 @@ public sealed class Trainer(
         using var scalars = new StepScalars(device);
         var watch = Stopwatch.StartNew();
         long startStep = step, startTokens = tokensSeen;
-        if (step == 0 && File.Exists(metrics.Path)) File.Delete(metrics.Path);
+        if (Writes && step == 0 && File.Exists(metrics.Path)) File.Delete(metrics.Path);
         while (step < plan.TotalSteps)
         {
-            if (cancel.IsCancellationRequested)
+            if (Replicas is null ? cancel.IsCancellationRequested : stopAgreed)
             {
                 SaveCheckpoint(watch);
                 observer.OnMessage($"interrupted: checkpoint saved at step {step}; continue with --resume {runDirectory}");
@@ -91,11 +109,12 @@ public sealed class Trainer(
             }
             var batch = train.Next() ?? throw new InvalidOperationException("The training batcher ran dry.");
             ulong stepSeed = CounterRandom.Hash(plan.Seed, (ulong)step);
-            model.TrainStep(batch, step, stepSeed, scalars);
+            model.TrainStep(Replicas?.ShareOf(batch) ?? batch, step, stepSeed, scalars);
             double learningRateScale = (plan.Schedule ?? LearningRateSchedule.Constant).Multiplier(step, plan.TotalSteps);
             optimizer.ClipAndStep((float)plan.ClipNorm, scalars.NormAndScale, (float)learningRateScale);
             // The step's one host wait: losses and norm in one copy, for the metrics and the divergence check.
             var (lossF, lossB, norm, _) = scalars.Read(device.Stream);
+            if (Replicas is { } replicas) (lossF, lossB, stopAgreed) = replicas.Combine(lossF, lossB, cancel.IsCancellationRequested);
             if (!double.IsFinite(lossF) || !double.IsFinite(lossB) || !double.IsFinite(norm))
                 throw new TrainingDivergedException(
                     $"Training diverged at step {step + 1}: loss forward {lossF}, backward {lossB}, gradient norm {norm}. " +
@@ -107,17 +126,21 @@ public sealed class Trainer(
             double perStep = seconds / (step - startStep);
             var report = new StepReport(step, plan.TotalSteps, train.Epoch, lossF, lossB, norm, rate,
                 TimeSpan.FromSeconds(elapsedBefore + seconds), TimeSpan.FromSeconds(perStep * (plan.TotalSteps - step)));
-            metrics.Append(new JsonObject
+            if (Writes)
             {
-                ["step"] = step, ["epoch"] = train.Epoch, ["loss_forward"] = lossF, ["loss_backward"] = lossB,
-                ["loss"] = report.MeanLoss, ["loss_kind"] = model.TrainingLossName, ["grad_norm"] = norm,
-                ["learning_rate"] = optimizer.Options.LearningRate * learningRateScale,
-                ["tokens_per_s"] = rate, ["tokens_seen"] = tokensSeen, ["elapsed_s"] = elapsedBefore + seconds,
-            });
-            observer.OnStep(report, model.TrainingLossName, model.TrainingLossIsExact);
+                metrics.Append(new JsonObject
+                {
+                    ["step"] = step, ["epoch"] = train.Epoch, ["loss_forward"] = lossF, ["loss_backward"] = lossB,
+                    ["loss"] = report.MeanLoss, ["loss_kind"] = model.TrainingLossName, ["grad_norm"] = norm,
+                    ["learning_rate"] = optimizer.Options.LearningRate * learningRateScale,
+                    ["tokens_per_s"] = rate, ["tokens_seen"] = tokensSeen, ["elapsed_s"] = elapsedBefore + seconds,
+                });
+                observer.OnStep(report, model.TrainingLossName, model.TrainingLossIsExact);
+            }
             bool last = step == plan.TotalSteps;
             if (plan.CheckpointEvery > 0 && step % plan.CheckpointEvery == 0 || last) SaveCheckpoint(watch);
-            if (heldOut is not null && (plan.EvaluateEvery > 0 && step % plan.EvaluateEvery == 0 || last)) Evaluate();
+            // Rank 0 alone evaluates; the others wait for it in the next step's first collective.
+            if (Writes && heldOut is not null && (plan.EvaluateEvery > 0 && step % plan.EvaluateEvery == 0 || last)) Evaluate();
         }
         return TrainingOutcome.Completed;
     }
@@ -140,8 +163,18 @@ public sealed class Trainer(
     void SaveCheckpoint(Stopwatch watch)
     {
         var position = new TrainerPosition(step, tokensSeen, elapsedBefore + watch.Elapsed.TotalSeconds, optionsFingerprint,
-            vocabularyFingerprint, plan.Seed, train.State());
-        Checkpoint.Save(runDirectory, device.Stream, position, CheckpointTensors());
+            vocabularyFingerprint, plan.Seed, train.State(), Replicas?.Count ?? 1);
+        if (Replicas is { } replicas)
+        {
+            // Parameters and optimizer state are identical on every rank; the carried states are each rank's own streams.
+            var states = model.StateTensors.Select(t => ("state/" + t.Name, replicas.GatherStreams(device.Stream, t.Tensor))).ToList();
+            if (!replicas.IsRoot) return;
+            var shared = model.Parameters.Select(p => (p.Name, p.Value))
+                .Concat(optimizer.StateTensors().Select(t => ("optimizer/" + t.Name, t.Tensor)))
+                .Select(t => (t.Item1, t.Item2.Shape.Dims.ToArray(), t.Item2.ToArray(device.Stream)));
+            Checkpoint.Save(runDirectory, position, shared.Concat(states.Select(s => (s.Item1, s.Item2.Shape, s.Item2.Data))));
+        }
+        else Checkpoint.Save(runDirectory, device.Stream, position, CheckpointTensors());
         observer.OnCheckpoint(step, Checkpoint.PathIn(runDirectory));
     }
 }

@@ -84,4 +84,32 @@ public class ElementwiseKernelsTests
         for (int i = 0; i < n; i++)
             if (results[0][i] != 0f) Assert.Equal(x[i] / 0.75, results[0][i], 1e-6 * Math.Abs(x[i]));
     }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void AReplicasShareOfTheStreamsDrawsTheWholeBatchsMasks(string mode)
+    {
+        // [T, B, W] = [3, 4, 5], as rows [0, 2) and [2, 4) on two replicas: each element keeps its whole-batch mask.
+        int steps = 3, batch = 4, width = 5, half = 2;
+        var d = TestDevices.Get(mode);
+        var x = TestData.Random(new Random(11), steps * batch * width).Select(v => v + 2f).ToArray();
+        using var whole = d.Upload<float>(x, x.Length);
+        using var wholeOut = d.Upload<float>(TestData.Poison(x.Length), x.Length);
+        Kernels(d).Dropout(d.Stream, DropoutParams.Create(0.5f, seed: 3, offset: 77), whole.View, wholeOut.View);
+        var expected = wholeOut.ToArray(d.Stream);
+        for (int first = 0; first < batch; first += half)
+        {
+            var share = new float[steps * half * width];
+            for (int t = 0; t < steps; t++) Array.Copy(x, (t * batch + first) * width, share, t * half * width, half * width);
+            using var input = d.Upload<float>(share, share.Length);
+            using var output = d.Upload<float>(TestData.Poison(share.Length), share.Length);
+            var rows = new StreamRows(first, half, batch);
+            Kernels(d).Dropout(d.Stream, DropoutParams.Create(0.5f, seed: 3, offset: 77, rows, width), input.View, output.View);
+            var got = output.ToArray(d.Stream);
+            for (int t = 0; t < steps; t++)
+                Assert.Equal(expected.AsSpan((t * batch + first) * width, half * width).ToArray(), got.AsSpan(t * half * width, half * width).ToArray());
+        }
+        Assert.Contains(0f, expected);
+        Assert.Contains(expected, v => v != 0f);
+    }
 }
