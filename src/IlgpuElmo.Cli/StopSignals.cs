@@ -12,7 +12,9 @@ sealed class StopSignals : IDisposable
 {
     readonly CancellationTokenSource source;
     readonly List<PosixSignalRegistration> registrations = new();
+    readonly object gate = new();
     int received;
+    bool disposed;
 
     public StopSignals(CancellationToken outer)
     {
@@ -20,9 +22,14 @@ sealed class StopSignals : IDisposable
         foreach (var (signal, number) in new[] { (PosixSignal.SIGINT, 2), (PosixSignal.SIGTERM, 15), (PosixSignal.SIGHUP, 1) })
             registrations.Add(PosixSignalRegistration.Create(signal, context =>
             {
-                if (Interlocked.CompareExchange(ref received, number, 0) != 0) return;
-                context.Cancel = true;
-                source.Cancel();
+                lock (gate)
+                {
+                    if (Interlocked.CompareExchange(ref received, number, 0) != 0) return;
+                    context.Cancel = true;
+                    // A handler already dispatched when training ended (a data-parallel rank whose stop the
+                    // other ranks agreed first) only records the signal: the run is stopping anyway.
+                    if (!disposed) source.Cancel();
+                }
             }));
     }
 
@@ -33,6 +40,7 @@ sealed class StopSignals : IDisposable
 
     public void Dispose()
     {
+        lock (gate) disposed = true;
         foreach (var r in registrations) r.Dispose();
         source.Dispose();
     }

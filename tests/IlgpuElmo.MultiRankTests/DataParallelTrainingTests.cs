@@ -136,9 +136,12 @@ public class DataParallelTrainingTests
         }
         job.Signal(15);
         int code = job.WaitForExit(TimeSpan.FromSeconds(60));
-        // Each rank exits 143; Hydra's own exit code after forwarding the signal was 143 in some runs and 0 in
-        // others (measured), so the test holds the ranks' behaviour: one agreed step, one checkpoint.
-        Assert.True(code is 143 or 0, $"exit code {code}; output: {job.Output}");
+        // Each rank exits 143, or 130 when the other rank's stop was agreed before its own handler ran (the
+        // handler then only records the signal); Hydra's own exit code after forwarding the signal was 143 in
+        // some runs and 0 in others (measured), so the test holds the ranks' behaviour: one agreed step, one
+        // checkpoint, and no rank crashing on the late signal.
+        Assert.True(code is 143 or 130 or 0, $"exit code {code}; output: {job.Output}");
+        Assert.DoesNotContain("Unhandled exception", job.Output);
         Assert.Contains("interrupted: checkpoint saved at step", job.Output);
         var (position, _) = Checkpoint.Load(run);
         Assert.Equal(2, position.Ranks);
