@@ -107,13 +107,7 @@ public class DataParallelTrainingTests
         string corpus = TinyRun.Corpus(temp), options = TinyRun.Options(temp, characters: true);
         string run = Path.Combine(temp.Path, "run");
         using var job = new MpiJob(2, Train(corpus, options, run, 100000, "--distributed"));
-        var watch = Stopwatch.StartNew();
-        while (!File.Exists(Path.Combine(run, "checkpoint.bin")))
-        {
-            Assert.False(job.HasExited, $"the job ended before its first checkpoint: {job.Output}");
-            Assert.True(watch.Elapsed < TimeSpan.FromMinutes(2), $"no checkpoint after two minutes: {job.Output}");
-            Thread.Sleep(50);
-        }
+        WaitForFirstCheckpoint(job, run);
         Directory.CreateDirectory(Path.Combine(run, Checkpoint.PendingFileName));
         Assert.Equal(2, job.WaitForExit(TimeSpan.FromSeconds(60)));
         Assert.Contains($"error: Is a directory : '{Path.Combine(run, Checkpoint.PendingFileName)}'", job.Output);
@@ -127,13 +121,7 @@ public class DataParallelTrainingTests
         string corpus = TinyRun.Corpus(temp), options = TinyRun.Options(temp, characters: true);
         string run = Path.Combine(temp.Path, "run");
         using var job = new MpiJob(2, Train(corpus, options, run, 100000, "--distributed"));
-        var watch = Stopwatch.StartNew();
-        while (!File.Exists(Path.Combine(run, "checkpoint.bin")))
-        {
-            Assert.False(job.HasExited, $"the job ended before its first checkpoint: {job.Output}");
-            Assert.True(watch.Elapsed < TimeSpan.FromMinutes(2), $"no checkpoint after two minutes: {job.Output}");
-            Thread.Sleep(50);
-        }
+        WaitForFirstCheckpoint(job, run);
         job.Signal(15);
         int code = job.WaitForExit(TimeSpan.FromSeconds(60));
         // Each rank exits 143, or 130 when the other rank's stop was agreed before its own handler ran (the
@@ -158,6 +146,18 @@ public class DataParallelTrainingTests
             "--distributed", "--all-reduce", "nccl", "--device", "cpu"));
         Assert.Equal(2, code);
         Assert.Contains(installed ? "--all-reduce nccl needs a CUDA device" : "NCCL ('libnccl.so.2') could not be loaded", output);
+    }
+
+    /// <summary>Waits (at most two minutes) until the running job has written its first checkpoint.</summary>
+    static void WaitForFirstCheckpoint(MpiJob job, string run)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!File.Exists(Path.Combine(run, "checkpoint.bin")))
+        {
+            Assert.False(job.HasExited, $"the job ended before its first checkpoint: {job.Output}");
+            Assert.True(watch.Elapsed < TimeSpan.FromMinutes(2), $"no checkpoint after two minutes: {job.Output}");
+            Thread.Sleep(50);
+        }
     }
 
     /// <summary>The live elmo process of rank <paramref name="rank"/> of the job training into <paramref name="run"/>.</summary>
