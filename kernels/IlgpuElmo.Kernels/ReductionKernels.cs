@@ -97,9 +97,7 @@ public sealed class ReductionKernels
         runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
-            double total = 0;
-            for (long i = 0; i < partials.Length; i++) total += partials[i];
-            float norm = (float)Math.Sqrt(total);
+            float norm = (float)Math.Sqrt(HostSum(partials));
             normAndScale[0] = norm;
             normAndScale[1] = ClipScale(norm, clipNorm);
             return;
@@ -114,12 +112,18 @@ public sealed class ReductionKernels
         runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
-            double total = 0;
-            for (long i = 0; i < values.Length; i++) total += values[i];
-            output[0] = (float)(scale * total);
+            output[0] = (float)(scale * HostSum(values));
             return;
         }
         sumScaled(s, Config(1), values, scale, output);
+    }
+
+    /// <summary>The values' sum in index order, in double (the host's fixed-order reduction).</summary>
+    static double HostSum(ArrayView<float> values)
+    {
+        double total = 0;
+        for (long i = 0; i < values.Length; i++) total += values[i];
+        return total;
     }
 
     KernelConfig Config(int blocks) => new(new Index1D(blocks), new Index1D(group), SharedMemoryConfig.RequestDynamic<float>(group));
