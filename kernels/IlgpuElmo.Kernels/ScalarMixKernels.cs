@@ -94,17 +94,29 @@ public sealed class ScalarMixKernels
         ArrayView<float> stats, ArrayView<float> coefs, ArrayView<float> gradOutput, ArrayView<float> partials, ArrayView<float> totals,
         ArrayView<float> scalarsGrad, ArrayView<float> gammaGrad, ArrayView<float> layersGrad)
     {
+        Require(layersGrad.Length == layers.Length, "ScalarMix backward: the layers' gradient shape differs from the layers'.");
+        ParameterBackward(s, p, layers, lengths, gamma, stats, coefs, gradOutput, partials, totals, scalarsGrad, gammaGrad);
+        runtime.For(s, layers.Length, (st, i) => inputGradient(st, i, p, layers, lengths, stats, coefs, totals, gradOutput, layersGrad),
+            i => InputGradientKernel(i, p, layers, lengths, stats, coefs, totals, gradOutput, layersGrad));
+    }
+
+    /// <summary>
+    /// The first half of <see cref="Backward"/>: adds dL/ds and dL/dgamma and leaves <paramref name="totals"/> (a_l, S)
+    /// filled, without the layers' gradient (a probe over frozen layers needs none).
+    /// </summary>
+    public void ParameterBackward(AcceleratorStream s, ScalarMixParams p, ArrayView<float> layers, ArrayView<int> lengths, ArrayView<float> gamma,
+        ArrayView<float> stats, ArrayView<float> coefs, ArrayView<float> gradOutput, ArrayView<float> partials, ArrayView<float> totals,
+        ArrayView<float> scalarsGrad, ArrayView<float> gammaGrad)
+    {
         Check(p, layers, lengths, partials.SubView(0, Math.Min(partials.Length, (long)p.Layers * p.Dim)), stats, coefs);
         Require(partials.Length >= (long)(p.Layers + 1) * p.Dim && totals.Length >= p.Layers + 1, "ScalarMix backward: partials need [L + 1, D] and totals [L + 1].");
-        Require(gradOutput.Length == p.Elements && layersGrad.Length == layers.Length, "ScalarMix backward: gradient shapes differ from the forward's.");
+        Require(gradOutput.Length == p.Elements, "ScalarMix backward: the output gradient's shape differs from the forward's.");
         Require(scalarsGrad.Length == p.Layers && gammaGrad.Length == 1 && gamma.Length == 1, "ScalarMix backward: scalars gradient needs [L], gamma and its gradient [1].");
         runtime.For(s, (long)(p.Layers + 1) * p.Dim, (st, i) => backwardColumnSums(st, i, p, layers, stats, gradOutput, partials),
             i => BackwardColumnSumsKernel(i, p, layers, stats, gradOutput, partials));
         runtime.For(s, p.Layers + 1, (st, i) => backwardTotals(st, i, p, partials, totals), i => BackwardTotalsKernel(i, p, partials, totals));
         runtime.For(s, 1, (st, i) => parameterGradients(st, i, p, gamma, coefs, totals, scalarsGrad, gammaGrad),
             i => ParameterGradientsKernel(i, p, gamma, coefs, totals, scalarsGrad, gammaGrad));
-        runtime.For(s, layers.Length, (st, i) => inputGradient(st, i, p, layers, lengths, stats, coefs, totals, gradOutput, layersGrad),
-            i => InputGradientKernel(i, p, layers, lengths, stats, coefs, totals, gradOutput, layersGrad));
     }
 
     static void Check(ScalarMixParams p, ArrayView<float> layers, ArrayView<int> lengths, ArrayView<float> partials, ArrayView<float> stats, ArrayView<float> coefs)

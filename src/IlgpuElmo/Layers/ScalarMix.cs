@@ -85,6 +85,18 @@ public sealed class ScalarMix : IHasParameters, IDisposable
             gradOutput.View, Partials(p).View, Totals.View, Scalars.Gradient.View, Gamma.Gradient.View, gradLayers.View);
     }
 
+    /// <summary>
+    /// Backward for the parameters only: adds dL/ds and dL/dgamma for the last Forward and computes no layers'
+    /// gradient (the layers are frozen, as in a probe), which saves a pass over every layer element.
+    /// </summary>
+    public void ParameterBackward(DeviceTensor<float> gradOutput)
+    {
+        if (savedLayers is null) throw new InvalidOperationException("ScalarMix.ParameterBackward needs a Forward first.");
+        gradOutput.Expect("ScalarMix output gradient", savedLayers.Shape.DropDim0());
+        kernels.ParameterBackward(device.Stream, savedParams, savedLayers.View, (savedLengths ?? noMask).View, Gamma.Value.View, Stats.View,
+            Coefficients.View, gradOutput.View, Partials(savedParams).View, Totals.View, Scalars.Gradient.View, Gamma.Gradient.View);
+    }
+
     /// <summary>softmax(s), copied to the host (not for hot paths): the weights an embedding dump's mix uses.</summary>
     public float[] NormalizedWeights()
     {

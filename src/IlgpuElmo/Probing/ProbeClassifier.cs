@@ -72,7 +72,7 @@ sealed class ProbeClassifier : IDisposable
                 var hidden = Hidden(data, rows, b);
                 var gradHidden = workspace.Get<float>("grad-hidden", b, width);
                 lossSum += head.ForwardBackward(device.Stream, hidden, targets, gradHidden, 1f / b);
-                if (Mix is not null) Mix.Backward(gradHidden, workspace.Get<float>("grad-layers", layers, b, width));
+                Mix?.ParameterBackward(gradHidden);
                 optimizer.Step(learningRateScale: (float)schedule.Multiplier(step, totalSteps));
                 if (step % 64 == 63) progress?.Report(new ProbeProgress(stage, step + 1, totalSteps, "updates"));
             }

@@ -82,6 +82,11 @@ public class ScalarMixTests
         gradLayers.CopyFrom(device.Stream, priorLayers);
         mix.Backward(dGradOut, gradLayers, accumulate: true);
         TestData.AssertClose(gradLayers.ToArray(device.Stream), eLayers.Select((g, i) => g + priorLayers[i]).ToArray(), 1e-4, 1e-5, "d layers accumulated");
+
+        // The parameters-only backward adds the same dL/ds and dL/dgamma (a second time) and writes no layers' gradient.
+        mix.ParameterBackward(dGradOut);
+        TestData.AssertClose(mix.Scalars.Gradient.ToArray(device.Stream), eScalars.Select((g, l) => 3 * g + priorS[l]).ToArray(), 1e-4, 1e-4, "d s (parameters only)");
+        TestData.AssertClose(mix.Gamma.Gradient.ToArray(device.Stream), [3 * eGamma + priorGamma[0]], 1e-4, 1e-4, "d gamma (parameters only)");
     }
 
     [Theory]
