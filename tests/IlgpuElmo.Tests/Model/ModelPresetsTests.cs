@@ -26,7 +26,7 @@ public class ModelPresetsTests
         Assert.Equal((20, 0.1f), (ModelPresets.Get("cpu-long").NEpochs, ModelPresets.Get("cpu-long").Dropout));
         var defaults = ModelPresets.Get("cpu-default");
         Assert.Equal((192, 160, 2, true), (defaults.Lstm.Dim, defaults.Lstm.ProjectionDim, defaults.Lstm.NLayers, defaults.Lstm.UseSkipConnections));
-        Assert.Equal((4, 0f), (defaults.NEpochs, defaults.Dropout));
+        Assert.Equal((5, 0f), (defaults.NEpochs, defaults.Dropout));
     }
 
     [Fact]
