@@ -75,7 +75,9 @@ public class PackageInstallTests(ITestOutputHelper log)
             File.WriteAllText(Path.Combine(app, "Program.cs"), ReadmeLibraryExample(repository, run));
             Dotnet(app, "add", "package", "IlgpuElmo", "--version", version);
             string output = Dotnet(app, "run", "-c", "Release");
-            Assert.Contains("2 sentences, 3 layers of width 256", output);
+            // The run trained the CPU's default preset: layer 0 and both directions' LSTM layers, 2P wide.
+            var trained = IlgpuElmo.Model.ModelPresets.Get("cpu-default");
+            Assert.Contains($"2 sentences, {trained.Lstm.NLayers + 1} layers of width {2 * trained.Lstm.ProjectionDim}", output);
         }
         finally
         {
