@@ -7,7 +7,7 @@ namespace IlgpuElmo.Model;
 /// Built-in model sizes for `elmo train` without --options. "cpu-default" is the CPU's default run (10
 /// minutes on 2 cores, build included); "cpu-long" the hour's setting beside it; "cpu-small" the model the
 /// CPU-speed benchmarks and their peers time (so its shape stays fixed). Each choice in the two CPU runs
-/// is measured in benchmarks/RESULTS.md ("Training quality"). "gpu-medium" is for a GPU; "elmo-original" is
+/// is measured in benchmarks/RESULTS.md ("Levers at equal wall time", "Quality against training time"). "gpu-medium" is for a GPU; "elmo-original" is
 /// the published ELMo's shape (char CNN of 2048 filters, LSTM 4096/512, sampled softmax 8192).
 /// </summary>
 public static class ModelPresets
@@ -44,7 +44,7 @@ public static class ModelPresets
 
     /// <summary>
     /// The hour's setting: the cpu-small model for 20 epochs with dropout 0.1 (dropout 0 is measured only for
-    /// four epochs), Adam at 0.004 warmed up over 50 steps and decayed linearly to a tenth: the options of the
+    /// four and five epochs), Adam at 0.004 warmed up over 50 steps and decayed linearly to a tenth: the options of the
     /// 20-epoch run measured in the README.
     /// </summary>
     public static BilmOptions CpuLong => CpuSmall with
