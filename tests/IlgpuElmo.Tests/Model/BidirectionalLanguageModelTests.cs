@@ -40,15 +40,18 @@ public class BidirectionalLanguageModelTests
     /// scatter of distinct tokens) against central differences of its own loss, in the CPU simulation.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void GradientMatchesFiniteDifferencesOfTheLoss(bool chars)
+    [InlineData(false, true, "simulate")]
+    [InlineData(true, true, "simulate")]
+    [InlineData(true, false, "simulate")]
+    [InlineData(true, false, "host")]
+    public void GradientMatchesFiniteDifferencesOfTheLoss(bool chars, bool skipConnections, string mode)
     {
         using var temp = new TempDirectory();
         string train = TinyModels.Corpus(temp, 10, 4);
         var vocab = TinyModels.VocabularyOf(train);
-        var device = TestDevices.Simulated;
-        var options = TinyModels.Options(chars, SoftmaxKind.Full, batch: 2, steps: 4) with { NTokensVocab = vocab.Count };
+        var device = TestDevices.Get(mode);
+        var tiny = TinyModels.Options(chars, SoftmaxKind.Full, batch: 2, steps: 4);
+        var options = tiny with { NTokensVocab = vocab.Count, Lstm = tiny.Lstm with { UseSkipConnections = skipConnections } };
         using var model = BidirectionalLanguageModel.Create(device, options, vocab);
         var batch = new LmBatcher([train], vocab, 2, 4, training: false, seed: 0).Next()!;
         using var scalars = new StepScalars(device);
