@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -12,18 +13,23 @@ namespace IlgpuElmo.Kernels;
 /// accelerator in host execution, whose buffers are host memory. C = alpha op(A) op(B) + beta C,
 /// row-major, any transpose, leading dimension and strided batch.
 ///
-/// Blocking, outermost first: columns of C in blocks of NC; K in blocks of KC, where a KC x NC block of
-/// op(B) is packed into NR-wide micro-panels (k-major, zero-padded); rows in blocks of MC; then every MR x NR
-/// tile of C gets one micro-kernel call that keeps the tile in registers over the KC block, reading its MR
-/// rows of op(A) where they lie (<see cref="APanel"/>; only a last tile of fewer than MR rows is packed,
-/// zero-padded). A is not packed because the model's GEMMs have few column panels per A block (the char
-/// CNN's N = 64 filters, dZ W^T's N = 128): packing A cost as much as the multiply-adds it served (12 % of
-/// a training step, perf). KC = 256 keeps an A tile (6 KB) in L1 beside the streamed B micro-panel; MC x
-/// KC of A (96 KB) and, for the model's shapes, the whole packed B block stay in L2. The micro-kernels hold MR x NR = 6 x (2 vectors) of C in 12
-/// registers: <see cref="Kernel6x32Avx512"/> (Vector512, 16 lanes), <see cref="Kernel6x16Avx2"/>
-/// (Vector256) and <see cref="Kernel6x8Vector128"/> for machines without either. Packing pads to full
-/// tiles, so edge tiles run the same kernel into a scratch tile and copy what lies inside C. A GEMM of at
-/// most MR rows (the bias gradients, ones x dZ) uses each element of B once: the kernel reads B in place.
+/// Blocking, outermost first (sizes in <see cref="HostGemmBlocking"/>, which says why they fit L1/L2/L3):
+/// columns of C in blocks of NC; K in blocks of KC, where a KC x NC block of op(B) is packed into NR-wide
+/// micro-panels (k-major, zero-padded); rows in blocks of MC; then every MR x NR tile of C gets one
+/// micro-kernel call that keeps the tile in registers over the KC block, reading its MR rows of op(A) where
+/// they lie (<see cref="APanel"/>; only a last tile of fewer than MR rows is packed, zero-padded). A is not
+/// packed because the model's GEMMs have few column panels per A block (the char CNN's N = 64 filters,
+/// dZ W^T's N = 128): packing A cost as much as the multiply-adds it served (12 % of a training step, perf).
+/// The micro-kernels hold MR x NR = 6 x (2 vectors) of C in 12 registers: <see cref="Kernel6x32Avx512"/>
+/// (Vector512, 16 lanes), <see cref="Kernel6x16Avx2"/> (Vector256) and <see cref="Kernel6x8Vector128"/>
+/// for machines without either. Packing pads to full tiles, so edge tiles run the same kernel into a
+/// scratch tile and copy what lies inside C. A GEMM of at most MR rows (the bias gradients, ones x dZ) uses
+/// each element of B once: the kernel reads B in place.
+///
+/// A B that many GEMMs read (a layer's weight, read at every time step) can be packed once
+/// (<see cref="PackB"/>: every KC block of op(B) in NR-wide micro-panels over all N columns, the layout each
+/// call would have packed) and multiplied from the packed copy (<see cref="RunPackedB"/>); the tiles and
+/// sums are the same, so the results are the same bit for bit.
 ///
 /// Threads split C into contiguous runs of whole tiles, along N when N is at least M (the thin recurrent
 /// GEMMs: batch rows x 4H columns) and along M otherwise (the char CNN's tall, thin GEMMs); each worker
@@ -33,27 +39,40 @@ namespace IlgpuElmo.Kernels;
 /// </summary>
 public sealed unsafe class HostGemm : IGemmBackend
 {
-    const int MR = 6, KC = 256, MC = 16 * MR, NC = 4096;
     /// <summary>Below this many multiply-adds a GEMM runs on the calling thread: a parallel loop costs more.</summary>
     const long ParallelWork = 1L << 20;
 
+    /// <summary>B micro-panels per block from which a transposed A is packed whole (packing costs one pass over the A block; each panel reads it once).</summary>
+    const int PackedATransposeColumns = 8;
+
+    const int MR = HostGemmBlocking.Rows;
+
     readonly HostGemmKernel kernelKind;
-    readonly int nr, workers;
+    readonly int KC, MC, NC, nr, workers;
     readonly delegate*<int, APanel, float*, int, float*, int, float, float, void> kernel;
+    long multiplyAdds, ticks;
 
     /// <param name="kernelKind">Which micro-kernel; by default the widest the machine runs.</param>
     /// <param name="workers">Threads per GEMM; by default one per core.</param>
-    public HostGemm(HostGemmKernel? kernelKind = null, int? workers = null)
+    /// <param name="blocking">Block sizes; by default <see cref="HostGemmBlocking.For"/> the kernel and this machine's caches.
+    /// Its NR must be the kernel's; tests pass small KC, MC and NC to run every loop at small sizes.</param>
+    public HostGemm(HostGemmKernel? kernelKind = null, int? workers = null, HostGemmBlocking? blocking = null)
     {
         this.kernelKind = kernelKind ?? BestKernel;
         if (!IsSupported(this.kernelKind))
             throw new PlatformNotSupportedException($"The host GEMM kernel {this.kernelKind} needs SIMD this processor lacks.");
-        switch (this.kernelKind)
+        kernel = this.kernelKind switch
         {
-            case HostGemmKernel.Avx512: nr = 32; kernel = &Kernel6x32Avx512; break;
-            case HostGemmKernel.Avx2: nr = 16; kernel = &Kernel6x16Avx2; break;
-            default: nr = 8; kernel = &Kernel6x8Vector128; break;
-        }
+            HostGemmKernel.Avx512 => &Kernel6x32Avx512,
+            HostGemmKernel.Avx2 => &Kernel6x16Avx2,
+            _ => &Kernel6x8Vector128,
+        };
+        Blocking = blocking ?? HostGemmBlocking.For(this.kernelKind, HostCaches.Machine);
+        if (Blocking.MR != MR || Blocking.NR != HostGemmBlocking.ColumnsOf(this.kernelKind) || Blocking.KC < 1
+            || Blocking.MC < Blocking.MR || Blocking.MC % Blocking.MR != 0 || Blocking.NC < Blocking.NR || Blocking.NC % Blocking.NR != 0)
+            throw new ArgumentException($"Host GEMM blocking {Blocking} does not fit the {this.kernelKind} kernel (MR {MR}, " +
+                $"NR {HostGemmBlocking.ColumnsOf(this.kernelKind)}; MC and NC whole multiples of them).", nameof(blocking));
+        (KC, MC, NC, nr) = (Blocking.KC, Blocking.MC, Blocking.NC, Blocking.NR);
         this.workers = Math.Max(1, workers ?? HostWorkers.Shared.Threads);
     }
 
@@ -70,21 +89,79 @@ public sealed unsafe class HostGemm : IGemmBackend
 
     public string Name => $"host-packed-{kernelKind.ToString().ToLowerInvariant()}";
 
+    public HostGemmKernel Kernel => kernelKind;
+
+    public HostGemmBlocking Blocking { get; }
+
+    /// <summary>Multiply-adds done and time spent inside this GEMM's calls (the calling thread's wall time), since it was made.</summary>
+    public HostGemmWork Work => new(Interlocked.Read(ref multiplyAdds), Interlocked.Read(ref ticks));
+
     public void Run(AcceleratorStream stream, in GemmParams p, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
     {
         if (p.M == 0 || p.N == 0 || p.BatchCount == 0) return;
         DeviceCounters.Of(stream.Accelerator).CountLaunches();
+        long start = Stopwatch.GetTimestamp();
         fixed (float* pa = a.AsHostSpan(), pb = b.AsHostSpan(), pc = c.AsHostSpan())
             RunBatches(p, pa, pb, pc);
+        Count(p, start);
+    }
+
+    /// <summary>K x round_up(N, NR) floats: every KC block of op(B) as NR-wide micro-panels over all columns.</summary>
+    public long PackedBLength(int k, int n) => (long)Math.Max(k, 1) * RoundUp(n, nr);
+
+    /// <summary>
+    /// Packs op(B) [k, n] into <paramref name="packed"/> (<see cref="PackedBLength"/> floats): block after block
+    /// of KC rows, each [kc, round_up(n, NR)] as NR-wide micro-panels, [kc, NR] each (k-major, columns past n zero).
+    /// B is [k, n] with leading dimension ldb, or [n, k] when <paramref name="transB"/>. The workers split the panels.
+    /// </summary>
+    public void PackB(AcceleratorStream stream, int k, int n, bool transB, int ldb, ArrayView<float> b, ArrayView<float> packed)
+    {
+        if (k == 0 || n == 0) return;
+        long start = Stopwatch.GetTimestamp();
+        int panels = CeilDiv(n, nr), width = panels * nr;
+        int parts = (int)Math.Min(Math.Min(workers, panels), Math.Max(1, (long)k * n / (ParallelWork / 16)));
+        fixed (float* pb = b.AsHostSpan(), pp = packed.AsHostSpan())
+        {
+            nint bp = (nint)pb, dp = (nint)pp;
+            HostWorkers.Shared.Run(parts, w =>
+            {
+                int first = (int)((long)panels * w / parts) * nr, last = Math.Min((int)((long)panels * (w + 1) / parts) * nr, n);
+                for (int pc = 0; pc < k; pc += KC)
+                {
+                    int kc = Math.Min(KC, k - pc);
+                    float* dst = (float*)dp + (long)pc * width + (long)first * kc;
+                    if (transB) PackBTransposed((float*)bp, ldb, pc, kc, first, last - first, nr, dst);
+                    else PackB((float*)bp, ldb, pc, kc, first, last - first, nr, dst);
+                }
+            });
+        }
+        Interlocked.Add(ref ticks, Stopwatch.GetTimestamp() - start);
+    }
+
+    /// <summary>As <see cref="Run"/> with op(B) read from a <see cref="PackB"/> copy of [p.K, p.N]; p's TransB, Ldb and StrideB are not used, and BatchCount must be 1.</summary>
+    public void RunPackedB(AcceleratorStream stream, in GemmParams p, ArrayView<float> a, ArrayView<float> packedB, ArrayView<float> c)
+    {
+        if (p.BatchCount != 1) throw new ArgumentException($"A GEMM with a packed B runs one batch entry, not {p.BatchCount}.");
+        if (packedB.Length < PackedBLength(p.K, p.N))
+            throw new ArgumentException($"The packed B holds {packedB.Length} floats; [{p.K}, {p.N}] packed needs {PackedBLength(p.K, p.N)}.");
+        if (p.M == 0 || p.N == 0) return;
+        DeviceCounters.Of(stream.Accelerator).CountLaunches();
+        long start = Stopwatch.GetTimestamp();
+        fixed (float* pa = a.AsHostSpan(), pb = packedB.AsHostSpan(), pc = c.AsHostSpan())
+            RunSplit(p, pa, new BSource(pb, RoundUp(p.N, nr)), pc);
+        Count(p, start);
+    }
+
+    void Count(in GemmParams p, long start)
+    {
+        Interlocked.Add(ref multiplyAdds, (long)p.M * p.N * p.K * p.BatchCount);
+        Interlocked.Add(ref ticks, Stopwatch.GetTimestamp() - start);
     }
 
     void RunBatches(GemmParams p, float* a, float* b, float* c)
     {
         long work = (long)p.M * p.N * Math.Max(p.K, 1);
-        int rowTiles = CeilDiv(p.M, MR), colTiles = CeilDiv(p.N, nr);
-        bool splitColumns = p.N >= p.M ? colTiles > 1 : rowTiles <= 1;
-        int tiles = splitColumns ? colTiles : rowTiles;
-        int perBatch = (int)Math.Min(Math.Min(workers, tiles), Math.Max(1, work / ParallelWork));
+        int perBatch = WorkersPerBatch(p);
         int byBatch = (int)Math.Min(Math.Min(workers, p.BatchCount), Math.Max(1, work * p.BatchCount / ParallelWork));
         nint ap = (nint)a, bp = (nint)b, cp = (nint)c;
         if (perBatch < workers && byBatch > perBatch)
@@ -92,35 +169,61 @@ public sealed unsafe class HostGemm : IGemmBackend
             HostWorkers.Shared.Run(byBatch, w =>
             {
                 for (long q = p.BatchCount * (long)w / byBatch; q < p.BatchCount * (long)(w + 1) / byBatch; q++)
-                    RunOne(p, (float*)ap + q * p.StrideA, (float*)bp + q * p.StrideB, (float*)cp + q * p.StrideC, 0, p.M, 0, p.N);
+                    RunOne(p, (float*)ap + q * p.StrideA, new BSource((float*)bp + q * p.StrideB), (float*)cp + q * p.StrideC, 0, p.M, 0, p.N);
             });
             return;
         }
         for (long q = 0; q < p.BatchCount; q++)
+            RunSplit(p, a + q * p.StrideA, new BSource(b + q * p.StrideB), c + q * p.StrideC);
+    }
+
+    /// <summary>Threads for one batch entry: at most one per tile along the split dimension, and one per <see cref="ParallelWork"/> multiply-adds.</summary>
+    int WorkersPerBatch(in GemmParams p)
+    {
+        long work = (long)p.M * p.N * Math.Max(p.K, 1);
+        var (tiles, _) = Split(p);
+        return (int)Math.Min(Math.Min(workers, tiles), Math.Max(1, work / ParallelWork));
+    }
+
+    /// <summary>Along which dimension the workers split C, and into how many whole tiles.</summary>
+    (int Tiles, bool Columns) Split(in GemmParams p)
+    {
+        int rowTiles = CeilDiv(p.M, MR), colTiles = CeilDiv(p.N, nr);
+        bool columns = p.N >= p.M ? colTiles > 1 : rowTiles <= 1;
+        return (columns ? colTiles : rowTiles, columns);
+    }
+
+    /// <summary>One batch entry, its tiles split over the workers.</summary>
+    void RunSplit(GemmParams p, float* a, BSource b, float* c)
+    {
+        int perBatch = WorkersPerBatch(p);
+        if (perBatch <= 1)
         {
-            float* aq = a + q * p.StrideA, bq = b + q * p.StrideB, cq = c + q * p.StrideC;
-            if (perBatch <= 1) { RunOne(p, aq, bq, cq, 0, p.M, 0, p.N); continue; }
-            nint aqp = (nint)aq, bqp = (nint)bq, cqp = (nint)cq;
-            int step = splitColumns ? nr : MR;
-            HostWorkers.Shared.Run(perBatch, w =>
-            {
-                // Whole tiles per worker, so the tile grid (and every sum) is the one a single thread uses.
-                int first = (int)((long)tiles * w / perBatch) * step, last = Math.Min((int)((long)tiles * (w + 1) / perBatch) * step, splitColumns ? p.N : p.M);
-                if (splitColumns) RunOne(p, (float*)aqp, (float*)bqp, (float*)cqp, 0, p.M, first, last);
-                else RunOne(p, (float*)aqp, (float*)bqp, (float*)cqp, first, last, 0, p.N);
-            });
+            RunOne(p, a, b, c, 0, p.M, 0, p.N);
+            return;
         }
+        var (tiles, splitColumns) = Split(p);
+        nint ap = (nint)a, cp = (nint)c;
+        int step = splitColumns ? nr : MR;
+        HostWorkers.Shared.Run(perBatch, w =>
+        {
+            // Whole tiles per worker, so the tile grid (and every sum) is the one a single thread uses.
+            int first = (int)((long)tiles * w / perBatch) * step, last = Math.Min((int)((long)tiles * (w + 1) / perBatch) * step, splitColumns ? p.N : p.M);
+            if (splitColumns) RunOne(p, (float*)ap, b, (float*)cp, 0, p.M, first, last);
+            else RunOne(p, (float*)ap, b, (float*)cp, first, last, 0, p.N);
+        });
     }
 
     /// <summary>C[rows, cols] of one batch entry, on the calling thread: the five loops.</summary>
-    void RunOne(in GemmParams p, float* a, float* b, float* c, int rowStart, int rowEnd, int colStart, int colEnd)
+    void RunOne(in GemmParams p, float* a, BSource source, float* c, int rowStart, int rowEnd, int colStart, int colEnd)
     {
         if (p.K == 0)
         {
             ScaleC(c, p.Ldc, rowStart, rowEnd, colStart, colEnd, p.Beta);
             return;
         }
-        var buffers = PackBuffers.ForThread(MR * KC, KC * Math.Min(NC, RoundUp(colEnd - colStart, nr)));
+        float* b = source.Data;
+        var buffers = PackBuffers.ForThread(MC * KC, source.IsPacked ? 0 : KC * Math.Min(NC, RoundUp(colEnd - colStart, nr)));
         float* packA = buffers.A, packB = buffers.B;
         float* tile = stackalloc float[MR * 32];
         for (int jc = colStart; jc < colEnd; jc += NC)
@@ -131,14 +234,19 @@ public sealed unsafe class HostGemm : IGemmBackend
                 int kc = Math.Min(KC, p.K - pc);
                 float beta = pc == 0 ? p.Beta : 1f;
                 // A few rows (bias gradients: ones x dZ) use each B element once or twice: read B where it lies.
-                bool bInPlace = p.TransB == 0 && rowEnd - rowStart <= MR;
-                if (p.TransB != 0) PackBTransposed(b, p.Ldb, pc, kc, jc, nc, nr, packB);
+                bool bInPlace = !source.IsPacked && p.TransB == 0 && rowEnd - rowStart <= MR;
+                // Packed once for all calls: this block's panels start at row pc of the [K, width] packed copy.
+                if (source.IsPacked) packB = b + (long)pc * source.PackedWidth + (long)jc * kc;
+                else if (p.TransB != 0) PackBTransposed(b, p.Ldb, pc, kc, jc, nc, nr, packB);
                 else if (!bInPlace) PackB(b, p.Ldb, pc, kc, jc, nc, nr, packB);
                 for (int ic = rowStart; ic < rowEnd; ic += MC)
                 {
                     int mc = Math.Min(MC, rowEnd - ic);
                     // Whole row tiles read A where it lies; a last tile of fewer than MR rows is packed once, zero-padded.
-                    int edgeRows = mc % MR, edgeStart = mc - edgeRows;
+                    // A transposed A (the weight gradients' X^T) is packed whole when many B panels reuse it: its tile's
+                    // rows lie lda apart, one cache line per k, and KC of them crowd a few L1 sets out of the B panel.
+                    bool packWholeA = p.TransA != 0 && nc >= PackedATransposeColumns * nr;
+                    int edgeRows = packWholeA ? mc : mc % MR, edgeStart = mc - edgeRows;
                     if (edgeRows != 0 && p.TransA != 0) PackATransposed(a, p.Lda, ic + edgeStart, edgeRows, pc, kc, packA);
                     else if (edgeRows != 0) PackA(a, p.Lda, ic + edgeStart, edgeRows, pc, kc, packA);
                     for (int jr = 0; jr < nc; jr += nr)
@@ -152,10 +260,10 @@ public sealed unsafe class HostGemm : IGemmBackend
                         {
                             int rows = Math.Min(MR, mc - ir);
                             // A's element (r, k) of this tile lies at aTile[k * aStep + r * aRow].
-                            float* aTile = packA;
+                            float* aTile = packA + (long)Math.Max(0, ir - edgeStart) * kc;
                             nint aStep = MR, aRow = 1;
-                            if (rows == MR && p.TransA != 0) { aTile = a + (long)pc * p.Lda + ic + ir; aStep = p.Lda; }
-                            else if (rows == MR) { aTile = a + (long)(ic + ir) * p.Lda + pc; aStep = 1; aRow = p.Lda; }
+                            if (ir < edgeStart && p.TransA != 0) { aTile = a + (long)pc * p.Lda + ic + ir; aStep = p.Lda; }
+                            else if (ir < edgeStart) { aTile = a + (long)(ic + ir) * p.Lda + pc; aStep = 1; aRow = p.Lda; }
                             var aPanel = new APanel(aTile, aStep, aRow);
                             float* cTile = c + (long)(ic + ir) * p.Ldc + jc + jr;
                             if (rows == MR && cols == nr) kernel(kc, aPanel, bPanel, ldb, cTile, p.Ldc, p.Alpha, beta);
@@ -441,6 +549,22 @@ public sealed unsafe class HostGemm : IGemmBackend
             return (float*)((address + 63) & ~(nint)63);
         }
     }
+}
+
+/// <summary>Where the B of a GEMM comes from: B itself (packed per call as needed), or a <see cref="HostGemm.PackB"/> copy PackedWidth floats wide.</summary>
+readonly unsafe struct BSource(float* data, int packedWidth = 0)
+{
+    public readonly float* Data = data;
+    public readonly int PackedWidth = packedWidth;
+    public bool IsPacked => PackedWidth > 0;
+}
+
+/// <summary>What a host GEMM has done: multiply-adds, and Stopwatch ticks of the calling thread inside its calls (packing included).</summary>
+public readonly record struct HostGemmWork(long MultiplyAdds, long Ticks)
+{
+    public double Seconds => (double)Ticks / Stopwatch.Frequency;
+
+    public static HostGemmWork operator -(HostGemmWork a, HostGemmWork b) => new(a.MultiplyAdds - b.MultiplyAdds, a.Ticks - b.Ticks);
 }
 
 /// <summary>

@@ -39,6 +39,45 @@ public sealed class Gemm(IGemmBackend backend) : IDisposable
         Run(stream, p, a.View, b.View, c.View);
     }
 
+    /// <summary>
+    /// op(B) of <paramref name="b"/> (rank 2) prepared for many multiplies that read it: packed into the
+    /// workspace buffer <paramref name="name"/> where the backend packs B (the host GEMM), else B itself.
+    /// The packed copy is a snapshot: pack again after B changes.
+    /// </summary>
+    public PackedMatrix Pack(AcceleratorStream stream, DeviceTensor<float> b, bool transB, Workspace workspace, string name)
+    {
+        if (b.Shape.Rank != 2) throw new ShapeMismatchException($"GEMM packing needs a matrix (rank 2); got B {b.Shape}.");
+        int k = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
+        long floats = Backend.PackedBLength(k, n);
+        if (floats == 0) return new PackedMatrix(b, transB, null);
+        if (floats > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(b), floats, $"The packed copy of {b.Shape} exceeds 2^31-1 floats.");
+        var packed = workspace.Get<float>(name, (int)floats);
+        Backend.PackB(stream, k, n, transB, b.Shape[1], b.View, packed.View);
+        return new PackedMatrix(b, transB, packed);
+    }
+
+    /// <summary>As <see cref="Multiply(AcceleratorStream, DeviceTensor{float}, bool, DeviceTensor{float}, bool, DeviceTensor{float}, float, float)"/> with a B from <see cref="Pack"/> (rank 2 only).</summary>
+    public void Multiply(AcceleratorStream stream, DeviceTensor<float> a, bool transA, PackedMatrix b, DeviceTensor<float> c,
+        float alpha = 1f, float beta = 0f)
+    {
+        if (b.Packed is null)
+        {
+            Multiply(stream, a, transA, b.Source, b.Transposed, c, alpha, beta);
+            return;
+        }
+        if (a.Shape.Rank != 2 || c.Shape.Rank != 2)
+            throw new ShapeMismatchException($"GEMM with a packed B needs A and C of rank 2; got A {a.Shape}, C {c.Shape}.");
+        int m = transA ? a.Shape[1] : a.Shape[0], k = transA ? a.Shape[0] : a.Shape[1];
+        if (k != b.K || c.Shape[0] != m || c.Shape[1] != b.N)
+            throw new ShapeMismatchException(
+                $"GEMM shapes do not agree: op(A) is [{m}, {k}] (A {a.Shape}{(transA ? " transposed" : "")}), packed op(B) is [{b.K}, {b.N}], C is {c.Shape}.");
+        if (m == 0 || b.N == 0) return;
+        var p = new GemmParams(m, b.N, k, alpha, beta, transA ? 1 : 0, 0, a.Shape[1], b.N, b.N, a.Shape.Size, 0, c.Shape.Size, 1);
+        CheckOperand("A", transA ? k : m, transA ? m : k, p.Lda, p.StrideA, 1, a.View.Length, k == 0);
+        CheckOperand("C", m, b.N, p.Ldc, p.StrideC, 1, c.View.Length, false);
+        Backend.RunPackedB(stream, p, a.View, b.Packed.View, c.View);
+    }
+
     /// <summary>Raw form over views with leading dimensions and batch strides; bounds are checked here.</summary>
     public void Run(AcceleratorStream stream, in GemmParams p, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
     {
@@ -62,4 +101,14 @@ public sealed class Gemm(IGemmBackend backend) : IDisposable
     }
 
     public void Dispose() => Backend.Dispose();
+}
+
+/// <summary>
+/// op(B) [K, N] for <see cref="Gemm.Multiply(AcceleratorStream, DeviceTensor{float}, bool, PackedMatrix, DeviceTensor{float}, float, float)"/>:
+/// the matrix it came from, and its packed copy where the backend packs (null: the backend reads <see cref="Source"/>).
+/// </summary>
+public sealed record PackedMatrix(DeviceTensor<float> Source, bool Transposed, DeviceTensor<float>? Packed)
+{
+    public int K => Transposed ? Source.Shape[1] : Source.Shape[0];
+    public int N => Transposed ? Source.Shape[0] : Source.Shape[1];
 }

@@ -29,7 +29,7 @@ public class GemmTests
         {
             var names = new TheoryData<string>();
             foreach (var kind in Enum.GetValues<HostGemmKernel>())
-                if (HostGemm.IsSupported(kind)) { names.Add($"host-{kind}-1"); names.Add($"host-{kind}-3"); }
+                if (HostGemm.IsSupported(kind)) { names.Add($"host-{kind}-1"); names.Add($"host-{kind}-3"); names.Add($"host-{kind}-3-small"); }
             return names;
         }
     }
@@ -41,11 +41,13 @@ public class GemmTests
         _ => (TestDevices.Host, HostBackend(name)),
     };
 
-    // "host-Avx512-3": that micro-kernel, 3 workers (more than this machine's cores, so splits are exercised).
+    // "host-Avx512-3": that micro-kernel, 3 workers (more than this machine's cores, so splits are exercised);
+    // "-small": blocks of a few tiles (HostGemmTests.SmallBlocking), so small shapes run every loop several times.
     static Gemm HostBackend(string name)
     {
         var parts = name.Split('-');
-        return new Gemm(new HostGemm(Enum.Parse<HostGemmKernel>(parts[1]), int.Parse(parts[2])));
+        var kind = Enum.Parse<HostGemmKernel>(parts[1]);
+        return new Gemm(new HostGemm(kind, int.Parse(parts[2]), parts.Length > 3 ? Kernels.HostGemmTests.SmallBlocking(kind) : null));
     }
 
     static readonly (int M, int N, int K)[] OddShapes =
@@ -81,8 +83,8 @@ public class GemmTests
     }
 
     /// <summary>
-    /// Shapes past one cache block in every dimension (K over KC = 256, rows over MC = 96) with edges
-    /// in each, and enough work to run in parallel.
+    /// Shapes past one cache block in every dimension (K over KC = 128 or 256, rows over the smallest MC)
+    /// with edges in each, and enough work to run in parallel; the small blockings cross every block many times.
     /// </summary>
     [Theory]
     [MemberData(nameof(HostBackends))]
