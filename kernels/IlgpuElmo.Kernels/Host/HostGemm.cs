@@ -48,12 +48,13 @@ public sealed unsafe class HostGemm : IGemmBackend
     const int MR = HostGemmBlocking.Rows;
 
     readonly HostGemmKernel kernelKind;
-    readonly int KC, MC, NC, nr, workers;
+    readonly int KC, MC, NC, nr;
+    readonly int? fixedWorkers;
     readonly delegate*<int, APanel, float*, int, float*, int, float, float, void> kernel;
-    long multiplyAdds, ticks;
+    long multiplyAdds;
 
     /// <param name="kernelKind">Which micro-kernel; by default the widest the machine runs.</param>
-    /// <param name="workers">Threads per GEMM; by default one per core.</param>
+    /// <param name="workers">Threads per GEMM; by default those of the calling thread's pool (<see cref="HostWorkers.Shared"/>).</param>
     /// <param name="blocking">Block sizes; by default <see cref="HostGemmBlocking.For"/> the kernel and this machine's caches.
     /// Its NR must be the kernel's; tests pass small KC, MC and NC to run every loop at small sizes.</param>
     public HostGemm(HostGemmKernel? kernelKind = null, int? workers = null, HostGemmBlocking? blocking = null)
@@ -73,7 +74,7 @@ public sealed unsafe class HostGemm : IGemmBackend
             throw new ArgumentException($"Host GEMM blocking {Blocking} does not fit the {this.kernelKind} kernel (MR {MR}, " +
                 $"NR {HostGemmBlocking.ColumnsOf(this.kernelKind)}; MC and NC whole multiples of them).", nameof(blocking));
         (KC, MC, NC, nr) = (Blocking.KC, Blocking.MC, Blocking.NC, Blocking.NR);
-        this.workers = Math.Max(1, workers ?? HostWorkers.Shared.Threads);
+        fixedWorkers = workers is { } w ? Math.Max(1, w) : null;
     }
 
     public static HostGemmKernel BestKernel =>
@@ -93,17 +94,19 @@ public sealed unsafe class HostGemm : IGemmBackend
 
     public HostGemmBlocking Blocking { get; }
 
-    /// <summary>Multiply-adds done and time spent inside this GEMM's calls (the calling thread's wall time), since it was made.</summary>
-    public HostGemmWork Work => new(Interlocked.Read(ref multiplyAdds), Interlocked.Read(ref ticks));
+    int Workers => fixedWorkers ?? HostWorkers.Shared.Threads;
+
+    /// <summary>Multiply-adds this GEMM has done since it was made.</summary>
+    public long MultiplyAdds => Interlocked.Read(ref multiplyAdds);
 
     public void Run(AcceleratorStream stream, in GemmParams p, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
     {
         if (p.M == 0 || p.N == 0 || p.BatchCount == 0) return;
         DeviceCounters.Of(stream.Accelerator).CountLaunches();
-        long start = Stopwatch.GetTimestamp();
+        Note(new(HostGemmCallKind.Run, p));
         fixed (float* pa = a.AsHostSpan(), pb = b.AsHostSpan(), pc = c.AsHostSpan())
             RunBatches(p, pa, pb, pc);
-        Count(p, start);
+        Count(p);
     }
 
     /// <summary>K x round_up(N, NR) floats: every KC block of op(B) as NR-wide micro-panels over all columns.</summary>
@@ -117,9 +120,9 @@ public sealed unsafe class HostGemm : IGemmBackend
     public void PackB(AcceleratorStream stream, int k, int n, bool transB, int ldb, ArrayView<float> b, ArrayView<float> packed)
     {
         if (k == 0 || n == 0) return;
-        long start = Stopwatch.GetTimestamp();
+        Note(new(HostGemmCallKind.Pack, new GemmParams(0, n, k, 1f, 0f, 0, transB ? 1 : 0, 0, ldb, 0, 0, 0, 0, 1)));
         int panels = CeilDiv(n, nr), width = panels * nr;
-        int parts = (int)Math.Min(Math.Min(workers, panels), Math.Max(1, (long)k * n / (ParallelWork / 16)));
+        int parts = (int)Math.Min(Math.Min(Workers, panels), Math.Max(1, (long)k * n / (ParallelWork / 16)));
         fixed (float* pb = b.AsHostSpan(), pp = packed.AsHostSpan())
         {
             nint bp = (nint)pb, dp = (nint)pp;
@@ -130,12 +133,11 @@ public sealed unsafe class HostGemm : IGemmBackend
                 {
                     int kc = Math.Min(KC, k - pc);
                     float* dst = (float*)dp + (long)pc * width + (long)first * kc;
-                    if (transB) PackBTransposed((float*)bp, ldb, pc, kc, first, last - first, nr, dst);
-                    else PackB((float*)bp, ldb, pc, kc, first, last - first, nr, dst);
+                    if (transB) PackBTransposedPanels((float*)bp, ldb, pc, kc, first, last - first, nr, dst);
+                    else PackBPanels((float*)bp, ldb, pc, kc, first, last - first, nr, dst);
                 }
             });
         }
-        Interlocked.Add(ref ticks, Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>As <see cref="Run"/> with op(B) read from a <see cref="PackB"/> copy of [p.K, p.N]; p's TransB, Ldb and StrideB are not used, and BatchCount must be 1.</summary>
@@ -146,22 +148,98 @@ public sealed unsafe class HostGemm : IGemmBackend
             throw new ArgumentException($"The packed B holds {packedB.Length} floats; [{p.K}, {p.N}] packed needs {PackedBLength(p.K, p.N)}.");
         if (p.M == 0 || p.N == 0) return;
         DeviceCounters.Of(stream.Accelerator).CountLaunches();
-        long start = Stopwatch.GetTimestamp();
+        Note(new(HostGemmCallKind.RunPackedB, p));
         fixed (float* pa = a.AsHostSpan(), pb = packedB.AsHostSpan(), pc = c.AsHostSpan())
             RunSplit(p, pa, new BSource(pb, RoundUp(p.N, nr)), pc);
-        Count(p, start);
+        Count(p);
     }
 
-    void Count(in GemmParams p, long start)
+    void Count(in GemmParams p) => Interlocked.Add(ref multiplyAdds, (long)p.M * p.N * p.K * p.BatchCount);
+
+    List<HostGemmCall>? recording;
+
+    /// <summary>Runs <paramref name="work"/> and returns the GEMM calls and packs it made through this GEMM, in order (for <see cref="TimeAlone"/>).</summary>
+    public IReadOnlyList<HostGemmCall> Record(Action work)
     {
-        Interlocked.Add(ref multiplyAdds, (long)p.M * p.N * p.K * p.BatchCount);
-        Interlocked.Add(ref ticks, Stopwatch.GetTimestamp() - start);
+        var calls = new List<HostGemmCall>();
+        recording = calls;
+        try
+        {
+            work();
+        }
+        finally
+        {
+            recording = null;
+        }
+        return calls;
     }
+
+    void Note(HostGemmCall call)
+    {
+        if (recording is { } calls) lock (calls) calls.Add(call);
+    }
+
+    /// <summary>
+    /// Seconds the <paramref name="calls"/> take run again back to back on their own (the best of
+    /// <paramref name="repeats"/>, after one untimed run), on scratch operands of their sizes filled with
+    /// random numbers: the GEMM's own speed at a piece of work's shapes, without the work between its calls.
+    /// </summary>
+    public double TimeAlone(Accelerator accelerator, IReadOnlyList<HostGemmCall> calls, int repeats = 3)
+    {
+        long lengthA = 1, lengthB = 1, lengthC = 1, lengthPacked = 1;
+        foreach (var call in calls)
+        {
+            var p = call.Params;
+            if (call.Kind == HostGemmCallKind.Pack)
+            {
+                lengthB = Math.Max(lengthB, Needed(p.TransB != 0 ? p.N : p.K, p.TransB != 0 ? p.K : p.N, p.Ldb, 0, 1));
+                lengthPacked = Math.Max(lengthPacked, PackedBLength(p.K, p.N));
+                continue;
+            }
+            lengthA = Math.Max(lengthA, Needed(p.TransA != 0 ? p.K : p.M, p.TransA != 0 ? p.M : p.K, p.Lda, p.StrideA, p.BatchCount));
+            if (call.Kind == HostGemmCallKind.Run)
+                lengthB = Math.Max(lengthB, Needed(p.TransB != 0 ? p.N : p.K, p.TransB != 0 ? p.K : p.N, p.Ldb, p.StrideB, p.BatchCount));
+            lengthC = Math.Max(lengthC, Needed(p.M, p.N, p.Ldc, p.StrideC, p.BatchCount));
+        }
+        using var a = accelerator.Allocate1D<float>(lengthA);
+        using var b = accelerator.Allocate1D<float>(lengthB);
+        using var c = accelerator.Allocate1D<float>(lengthC);
+        using var packed = accelerator.Allocate1D<float>(lengthPacked);
+        var random = new Random(1);
+        foreach (var buffer in new[] { a, b, c })
+        {
+            var span = ((ArrayView<float>)buffer.View).AsHostSpan();
+            for (int i = 0; i < span.Length; i++) span[i] = (float)random.NextDouble() - 0.5f;
+        }
+        var stream = accelerator.DefaultStream;
+        void RunAll()
+        {
+            foreach (var call in calls)
+            {
+                var p = call.Params;
+                if (call.Kind == HostGemmCallKind.Pack) PackB(stream, p.K, p.N, p.TransB != 0, p.Ldb, b.View, packed.View);
+                else if (call.Kind == HostGemmCallKind.RunPackedB) RunPackedB(stream, p, a.View, packed.View, c.View);
+                else Run(stream, p, a.View, b.View, c.View);
+            }
+        }
+        RunAll();
+        double best = double.MaxValue;
+        for (int r = 0; r < repeats; r++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            RunAll();
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        return best;
+    }
+
+    static long Needed(int rows, int cols, int ld, long stride, int batch) =>
+        rows == 0 || cols == 0 ? 1 : (batch - 1) * stride + (long)(rows - 1) * ld + cols;
 
     void RunBatches(GemmParams p, float* a, float* b, float* c)
     {
         long work = (long)p.M * p.N * Math.Max(p.K, 1);
-        int perBatch = WorkersPerBatch(p);
+        int workers = Workers, perBatch = WorkersPerBatch(p);
         int byBatch = (int)Math.Min(Math.Min(workers, p.BatchCount), Math.Max(1, work * p.BatchCount / ParallelWork));
         nint ap = (nint)a, bp = (nint)b, cp = (nint)c;
         if (perBatch < workers && byBatch > perBatch)
@@ -182,7 +260,7 @@ public sealed unsafe class HostGemm : IGemmBackend
     {
         long work = (long)p.M * p.N * Math.Max(p.K, 1);
         var (tiles, _) = Split(p);
-        return (int)Math.Min(Math.Min(workers, tiles), Math.Max(1, work / ParallelWork));
+        return (int)Math.Min(Math.Min(Workers, tiles), Math.Max(1, work / ParallelWork));
     }
 
     /// <summary>Along which dimension the workers split C, and into how many whole tiles.</summary>
@@ -237,8 +315,8 @@ public sealed unsafe class HostGemm : IGemmBackend
                 bool bInPlace = !source.IsPacked && p.TransB == 0 && rowEnd - rowStart <= MR;
                 // Packed once for all calls: this block's panels start at row pc of the [K, width] packed copy.
                 if (source.IsPacked) packB = b + (long)pc * source.PackedWidth + (long)jc * kc;
-                else if (p.TransB != 0) PackBTransposed(b, p.Ldb, pc, kc, jc, nc, nr, packB);
-                else if (!bInPlace) PackB(b, p.Ldb, pc, kc, jc, nc, nr, packB);
+                else if (p.TransB != 0) PackBTransposedPanels(b, p.Ldb, pc, kc, jc, nc, nr, packB);
+                else if (!bInPlace) PackBPanels(b, p.Ldb, pc, kc, jc, nc, nr, packB);
                 for (int ic = rowStart; ic < rowEnd; ic += MC)
                 {
                     int mc = Math.Min(MC, rowEnd - ic);
@@ -255,7 +333,7 @@ public sealed unsafe class HostGemm : IGemmBackend
                         float* bPanel = packB + (long)jr * kc;
                         int ldb = nr;
                         if (bInPlace && cols == nr) { bPanel = b + (long)pc * p.Ldb + jc + jr; ldb = p.Ldb; }
-                        else if (bInPlace) PackB(b, p.Ldb, pc, kc, jc + jr, cols, nr, bPanel);
+                        else if (bInPlace) PackBPanels(b, p.Ldb, pc, kc, jc + jr, cols, nr, bPanel);
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int rows = Math.Min(MR, mc - ir);
@@ -304,6 +382,13 @@ public sealed unsafe class HostGemm : IGemmBackend
             {
                 float* src = a + (long)(k0 + k) * lda + i0 + ir;
                 float* d = dst + k * MR;
+                if (rows == MR)
+                {
+                    // A whole tile row: one 4-float vector and one 8-byte move instead of six scalar copies.
+                    Vector128.Store(Vector128.Load(src), d);
+                    *(long*)(d + 4) = *(long*)(src + 4);
+                    continue;
+                }
                 int r = 0;
                 for (; r < rows; r++) d[r] = src[r];
                 for (; r < MR; r++) d[r] = 0f;
@@ -312,7 +397,7 @@ public sealed unsafe class HostGemm : IGemmBackend
     }
 
     /// <summary>op(B)[k0.., j0..] as nr-column micro-panels, each [kc, nr] (k-major), columns past nc zero. B is [K, N] with leading dim ldb.</summary>
-    static void PackB(float* b, int ldb, int k0, int kc, int j0, int nc, int nr, float* dst)
+    static void PackBPanels(float* b, int ldb, int k0, int kc, int j0, int nc, int nr, float* dst)
     {
         for (int jr = 0; jr < nc; jr += nr, dst += nr * kc)
         {
@@ -332,8 +417,8 @@ public sealed unsafe class HostGemm : IGemmBackend
         }
     }
 
-    /// <summary>As <see cref="PackB"/> when B is stored transposed, [N, K] with leading dim ldb.</summary>
-    static void PackBTransposed(float* b, int ldb, int k0, int kc, int j0, int nc, int nr, float* dst)
+    /// <summary>As <see cref="PackBPanels"/> when B is stored transposed, [N, K] with leading dim ldb.</summary>
+    static void PackBTransposedPanels(float* b, int ldb, int k0, int kc, int j0, int nc, int nr, float* dst)
     {
         for (int jr = 0; jr < nc; jr += nr, dst += nr * kc)
         {
@@ -559,13 +644,10 @@ readonly unsafe struct BSource(float* data, int packedWidth = 0)
     public bool IsPacked => PackedWidth > 0;
 }
 
-/// <summary>What a host GEMM has done: multiply-adds, and Stopwatch ticks of the calling thread inside its calls (packing included).</summary>
-public readonly record struct HostGemmWork(long MultiplyAdds, long Ticks)
-{
-    public double Seconds => (double)Ticks / Stopwatch.Frequency;
+/// <summary>One call a <see cref="HostGemm.Record"/>ing saw: a multiply, a pack of B (Params' K, N, TransB, Ldb), or a multiply with a packed B.</summary>
+public readonly record struct HostGemmCall(HostGemmCallKind Kind, GemmParams Params);
 
-    public static HostGemmWork operator -(HostGemmWork a, HostGemmWork b) => new(a.MultiplyAdds - b.MultiplyAdds, a.Ticks - b.Ticks);
-}
+public enum HostGemmCallKind { Run, Pack, RunPackedB }
 
 /// <summary>
 /// Where a micro-kernel reads its MR rows of op(A): element (r, k) at Tile[k * Step + r * Row]. Row-major A in

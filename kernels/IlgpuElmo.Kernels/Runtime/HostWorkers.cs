@@ -23,8 +23,18 @@ public sealed class HostWorkers
 
     static readonly Lazy<HostWorkers> shared = new(() => new HostWorkers(Environment.ProcessorCount));
 
-    /// <summary>The process's pool: one thread per core (the caller counts as one).</summary>
-    public static HostWorkers Shared => shared.Value;
+    /// <summary>The pool this thread's launches use instead of the process's, while it runs one half of <see cref="RunHalves"/>.</summary>
+    [ThreadStatic] static HostWorkers? scoped;
+
+    /// <summary>
+    /// The pool for this thread's launches: the process's (one thread per core, the caller counts as one), or,
+    /// inside one half of <see cref="RunHalves"/>, that half's share of it.
+    /// </summary>
+    public static HostWorkers Shared => scoped ?? shared.Value;
+
+    HostWorkers[]? halves;
+    bool halvesMade;
+    object? halvesLock;
 
     readonly Helper[] helpers;
     readonly long spinTicks = Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
@@ -68,6 +78,38 @@ public sealed class HostWorkers
             Volatile.Write(ref busy, 0);
         }
         job.Error?.Throw();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="half"/>(0) and <paramref name="half"/>(1) at once, for two independent pieces of work
+    /// made of many small launches (the biLM's two directions): each on its own thread, with half of this
+    /// pool's threads as its <see cref="Shared"/> pool, so on two cores each runs its launches on one core
+    /// with no hand-off at all. A launch's result never depends on how many threads run it, so the results are
+    /// those of running the halves one after the other. With one thread, they do run one after the other.
+    /// </summary>
+    public void RunHalves(Action<int> half)
+    {
+        if (Threads < 2)
+        {
+            half(0);
+            half(1);
+            return;
+        }
+        var pools = LazyInitializer.EnsureInitialized(ref halves, ref halvesMade, ref halvesLock,
+            () => [new HostWorkers(Threads / 2), new HostWorkers(Threads - Threads / 2)]);
+        Run(2, h =>
+        {
+            var outer = scoped;
+            scoped = pools[h];
+            try
+            {
+                half(h);
+            }
+            finally
+            {
+                scoped = outer;
+            }
+        });
     }
 
     void HelperLoop(Helper helper)

@@ -5,6 +5,7 @@ using IlgpuElmo.Data;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Kernels;
 
 namespace IlgpuElmo.Cli.Commands;
 
@@ -27,11 +28,17 @@ static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps first", DefaultValueFactory = _ => 3 };
         var embed = new Option<bool>("--embed") { Description = "Time embedding batches of synthetic sentences instead of training (--steps batches)" };
         var sentences = new Option<int>("--sentences") { Description = "Sentences per embedding batch (--embed)", DefaultValueFactory = _ => 64 };
+        var fmaPeak = new Option<bool>("--fma-peak") { Description = "Only measure this CPU's fp32 FMA peak for each SIMD width the host GEMM can use (one thread and all)" };
         var command = new Command("bench", "Time training steps (or embedding batches) of a model size on synthetic text and report tokens/s");
-        foreach (var o in new Option[] { preset, options, vocabSize, steps, warmup, embed, sentences }) command.Options.Add(o);
+        foreach (var o in new Option[] { preset, options, vocabSize, steps, warmup, embed, sentences, fmaPeak }) command.Options.Add(o);
         device.AddTo(command);
         command.SetAction(result =>
         {
+            if (result.GetValue(fmaPeak))
+            {
+                PrintFmaPeaks();
+                return 0;
+            }
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             var o = result.GetValue(options) is { } path ? BilmOptions.Load(path).Options
                 : ModelPresets.Get(result.GetValue(preset) ?? ModelPresets.DefaultFor(dev.Description.Kind));
@@ -40,14 +47,15 @@ static class BenchCommand
             if (result.GetValue(embed))
             {
                 var e = ConsoleProgress.Run("bench --embed", "batches", Math.Max(0, untimed) + timed,
-                    progress => RunEmbedding(dev, o, result.GetValue(sentences), result.GetValue(vocabSize), timed, untimed, progress));
+                    progress => RunEmbedding(dev, o, result.GetValue(sentences), result.GetValue(vocabSize), timed, untimed, progress, measureFloor: true));
                 Console.WriteLine($"{e.Model}");
                 Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), precision {dev.Precision.ToString().ToLowerInvariant()}, GEMM {dev.Gemm.Backend.Name}");
                 Console.WriteLine($"embed {e.Sentences} sentences ({e.Tokens} tokens) x {e.Batches}: {e.MillisecondsPerBatch:F1} ms/batch, {e.TokensPerSecond:F1} tokens/s");
+                foreach (string line in e.Floor?.Report("batch", e.MillisecondsPerBatch) ?? []) Console.WriteLine(line);
                 return 0;
             }
             var r = ConsoleProgress.Run("bench", "steps", Math.Max(0, untimed) + timed,
-                progress => Run(dev, o, result.GetValue(vocabSize), timed, untimed, progress));
+                progress => Run(dev, o, result.GetValue(vocabSize), timed, untimed, progress, measureFloor: true));
             Console.WriteLine($"{r.Model}");
             Console.WriteLine($"device {dev.Description.KindName} ({dev.Description.Name}), precision {dev.Precision.ToString().ToLowerInvariant()}, GEMM {dev.Gemm.Backend.Name}");
             foreach (string line in r.Report()) Console.WriteLine(line);
@@ -63,7 +71,7 @@ static class BenchCommand
     /// time (all threads) per step: beside wall time it shows how much a loaded machine inflated the figure.
     /// </summary>
     public sealed record BenchResult(string Model, int Steps, int BatchSize, int UnrollSteps, double MillisecondsPerStep,
-        double CpuMillisecondsPerStep)
+        double CpuMillisecondsPerStep, HostFloor? Floor = null)
     {
         public int PositionsPerStep => BatchSize * UnrollSteps;
         public int TokensPerStep => 2 * PositionsPerStep;
@@ -77,11 +85,16 @@ static class BenchCommand
             $"positions per step (batch {BatchSize} x unroll {UnrollSteps}): {PositionsPerStep}, {PositionsPerSecond:F0} positions/s",
             $"tokens per step over both directions (2 x {BatchSize} x {UnrollSteps}): {TokensPerStep}, {TokensPerSecond:F0} tokens/s",
             $"process CPU time {CpuMillisecondsPerStep:F1} ms/step (all threads)",
+            .. Floor?.Report("step", MillisecondsPerStep) ?? [],
         ];
     }
 
-    /// <summary>Times <paramref name="steps"/> training steps after <paramref name="warmup"/>; <paramref name="progress"/> hears the steps done so far, warmup included.</summary>
-    public static BenchResult Run(ComputeDevice device, BilmOptions options, int vocabularySize, int steps, int warmup, IProgress<long>? progress = null)
+    /// <summary>
+    /// Times <paramref name="steps"/> training steps after <paramref name="warmup"/>; <paramref name="progress"/> hears the steps done so far,
+    /// warmup included. With <paramref name="measureFloor"/> and the host GEMM, also the <see cref="HostFloor"/> (after the timing).
+    /// </summary>
+    public static BenchResult Run(ComputeDevice device, BilmOptions options, int vocabularySize, int steps, int warmup, IProgress<long>? progress = null,
+        bool measureFloor = false)
     {
         if (vocabularySize < 10) throw new InputException($"--vocab-size must be at least 10 (got {vocabularySize}).");
         if (steps < 1) throw new InputException($"--steps must be at least 1 (got {steps}).");
@@ -117,15 +130,38 @@ static class BenchCommand
         }
         for (int i = 0; i < warmup; i++) Step(i);
         device.Synchronize();
+        var host = measureFloor ? device.Gemm.Backend as HostGemm : null;
+        long multiplyAdds = host?.MultiplyAdds ?? 0;
+        IReadOnlyList<HostGemmCall> calls = [];
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++) Step(warmup + i);
+        for (int i = 0; i < steps; i++)
+        {
+            if (host is not null && i == steps - 1) calls = host.Record(() => Step(warmup + i));
+            else Step(warmup + i);
+        }
         device.Synchronize();
+        double ms = watch.Elapsed.TotalMilliseconds / steps;
         double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / steps;
-        return new BenchResult(model.Describe(), steps, options.BatchSize, options.UnrollSteps, watch.Elapsed.TotalMilliseconds / steps, cpuMs);
+        var floor = host is null ? null : HostFloor.Measure(device, host, (host.MultiplyAdds - multiplyAdds) / steps, calls);
+        return new BenchResult(model.Describe(), steps, options.BatchSize, options.UnrollSteps, ms, cpuMs, floor);
     }
 
-    public sealed record EmbedResult(string Model, int Sentences, int Tokens, int Batches, double MillisecondsPerBatch, double TokensPerSecond);
+    /// <summary>`elmo bench --fma-peak`: the FMA loop of every width this process runs, on one thread and on all.</summary>
+    static void PrintFmaPeaks()
+    {
+        var cpu = HostProcessor.Current;
+        Console.WriteLine($"cpu {cpu}");
+        foreach (var kernel in Enum.GetValues<HostGemmKernel>())
+        {
+            if (!HostGemm.IsSupported(kernel)) continue;
+            double one = FmaPeak.Measure(kernel, 1, 0.3), all = FmaPeak.Measure(kernel, cpu.Cores, 0.3);
+            Console.WriteLine($"FMA peak {kernel} ({HostGemmBlocking.ColumnsOf(kernel) / 2} lanes, 12 chains): {one:F1} GFLOP/s on one thread, {all:F1} on {cpu.Cores}");
+        }
+    }
+
+    public sealed record EmbedResult(string Model, int Sentences, int Tokens, int Batches, double MillisecondsPerBatch, double TokensPerSecond,
+        HostFloor? Floor = null);
 
     /// <summary>
     /// Embeds one batch of synthetic sentences (Random(2): lengths 5..45, words w&lt;id&gt; drawn as the
@@ -134,7 +170,7 @@ static class BenchCommand
     /// that embedding never runs. <paramref name="progress"/> hears the batches done so far, warmup included.
     /// </summary>
     public static EmbedResult RunEmbedding(ComputeDevice device, BilmOptions options, int sentenceCount, int wordVocabularySize, int batches, int warmup,
-        IProgress<long>? progress = null)
+        IProgress<long>? progress = null, bool measureFloor = false)
     {
         if (sentenceCount < 1) throw new InputException($"--sentences must be at least 1 (got {sentenceCount}).");
         if (batches < 1) throw new InputException($"--steps must be at least 1 (got {batches}).");
@@ -157,11 +193,19 @@ static class BenchCommand
             progress?.Report(++done);
         }
         for (int i = 0; i < warmup; i++) Batch();
+        var host = measureFloor ? device.Gemm.Backend as HostGemm : null;
+        long multiplyAdds = host?.MultiplyAdds ?? 0;
+        IReadOnlyList<HostGemmCall> calls = [];
         var watch = Stopwatch.StartNew();
-        for (int i = 0; i < batches; i++) Batch();
+        for (int i = 0; i < batches; i++)
+        {
+            if (host is not null && i == batches - 1) calls = host.Record(Batch);
+            else Batch();
+        }
         int tokens = sentences.Sum(x => x.Length);
         double ms = watch.Elapsed.TotalMilliseconds / batches;
-        return new EmbedResult(model.Describe(), sentenceCount, tokens, batches, ms, tokens / (ms / 1000));
+        var floor = host is null ? null : HostFloor.Measure(device, host, (host.MultiplyAdds - multiplyAdds) / batches, calls);
+        return new EmbedResult(model.Describe(), sentenceCount, tokens, batches, ms, tokens / (ms / 1000), floor);
     }
 
     /// <summary>Zipf-like ids, as a frequency-sorted vocabulary sees them (log-uniform over [3, V)).</summary>

@@ -14,7 +14,12 @@ namespace IlgpuElmo.Layers;
 /// The directions share nothing, so on CUDA direction 0 runs on <see cref="ComputeDevice.Stream"/> and
 /// direction 1 on <see cref="ComputeDevice.SecondStream"/>, ordered against each other only at the start
 /// and end of each call by events (<see cref="StreamJoin"/>), never by a host wait. Callers enqueue on
-/// and read from <see cref="ComputeDevice.Stream"/> as usual. Elsewhere the two streams are one.
+/// and read from <see cref="ComputeDevice.Stream"/> as usual. Elsewhere the two streams are one; in host
+/// execution the two directions run at once instead, each on half of the cores
+/// (<see cref="HostWorkers.RunHalves"/>): a direction is a long chain of small launches (per time step, two
+/// thin GEMMs and two pointwise kernels), which one core runs without the hand-offs that splitting each
+/// launch over two cores costs. Each launch computes what it would on any number of threads, so the
+/// results are the same bit for bit.
 /// </remarks>
 public sealed class BidirectionalLstm : IHasParameters, IDisposable
 {
@@ -83,16 +88,22 @@ public sealed class BidirectionalLstm : IHasParameters, IDisposable
         var reverse = new ReverseParams(steps, batch, InputSize);
         var reversedInput = workspace.Get<float>("reversedInput", steps, batch, InputSize);
 
+        for (int k = 0; k < LayerCount; k++) backwardOutputs[k] = workspace.Get<float>($"backwardOutput{k}", steps, batch, ProjectionSize);
+
         join.Wait(second, main);
-        kernels.ReverseWithinLength(second, reverse, input.View, lengths.Device.View, reversedInput.View);
-        stacks[1].Forward(second, reversedInput, lengths, initial, final, dropout, seed + BackwardSeedOffset);
-        for (int k = 0; k < LayerCount; k++)
+        BothDirections(d =>
         {
-            backwardOutputs[k] = workspace.Get<float>($"backwardOutput{k}", steps, batch, ProjectionSize);
-            kernels.ReverseWithinLength(second, reverse with { Dim = ProjectionSize }, stacks[1].Output(k).View, lengths.Device.View,
-                backwardOutputs[k].View);
-        }
-        stacks[0].Forward(main, input, lengths, initial, final, dropout, seed);
+            if (d == 0)
+            {
+                stacks[0].Forward(main, input, lengths, initial, final, dropout, seed);
+                return;
+            }
+            kernels.ReverseWithinLength(second, reverse, input.View, lengths.Device.View, reversedInput.View);
+            stacks[1].Forward(second, reversedInput, lengths, initial, final, dropout, seed + BackwardSeedOffset);
+            for (int k = 0; k < LayerCount; k++)
+                kernels.ReverseWithinLength(second, reverse with { Dim = ProjectionSize }, stacks[1].Output(k).View, lengths.Device.View,
+                    backwardOutputs[k].View);
+        });
         join.Wait(main, second);
         savedLengths = lengths;
         savedSteps = steps;
@@ -118,20 +129,30 @@ public sealed class BidirectionalLstm : IHasParameters, IDisposable
         var lengthView = savedLengths.Device.View;
         var reverse = new ReverseParams(steps, batch, ProjectionSize);
 
-        join.Wait(second, main);
         var reversedGradients = new DeviceTensor<float>?[LayerCount];
         for (int k = 0; k < LayerCount; k++)
         {
             if (backwardGradients[k] is not { } gradient) continue;
             gradient.Expect($"BidirectionalLstm backward-direction gradient of layer {k}", new Shape(steps, batch, ProjectionSize));
             reversedGradients[k] = workspace.Get<float>($"reversedGradient{k}", steps, batch, ProjectionSize);
-            kernels.ReverseWithinLength(second, reverse, gradient.View, lengthView, reversedGradients[k]!.View);
         }
-        var reversedInputGradient = stacks[1].Backward(second, reversedGradients, finalGradient, initialGradient);
         var inputGradient = workspace.Get<float>("inputGradient", steps, batch, InputSize);
-        kernels.ReverseWithinLength(second, reverse with { Dim = InputSize }, reversedInputGradient.View, lengthView, inputGradient.View);
 
-        var forwardInputGradient = stacks[0].Backward(main, forwardGradients, finalGradient, initialGradient);
+        join.Wait(second, main);
+        DeviceTensor<float> forwardInputGradient = null!;
+        BothDirections(d =>
+        {
+            if (d == 0)
+            {
+                forwardInputGradient = stacks[0].Backward(main, forwardGradients, finalGradient, initialGradient);
+                return;
+            }
+            for (int k = 0; k < LayerCount; k++)
+                if (backwardGradients[k] is { } gradient)
+                    kernels.ReverseWithinLength(second, reverse, gradient.View, lengthView, reversedGradients[k]!.View);
+            var reversedInputGradient = stacks[1].Backward(second, reversedGradients, finalGradient, initialGradient);
+            kernels.ReverseWithinLength(second, reverse with { Dim = InputSize }, reversedInputGradient.View, lengthView, inputGradient.View);
+        });
         join.Wait(main, second);
         elementwise.Axpby(main, 1f, forwardInputGradient.View, 1f, inputGradient.View);
         return inputGradient;
@@ -151,8 +172,8 @@ public sealed class BidirectionalLstm : IHasParameters, IDisposable
     {
         int steps = inputs.Shape[0] / 2;
         join.Wait(device.SecondStream, device.Stream);
-        stacks[1].Forward(device.SecondStream, inputs.Slice(steps, steps), lengths, state, state, dropout, backwardSeed, rows);
-        stacks[0].Forward(device.Stream, inputs.Slice(0, steps), lengths, state, state, dropout, forwardSeed, rows);
+        BothDirections(d => stacks[d].Forward(d == 0 ? device.Stream : device.SecondStream, inputs.Slice(d * steps, steps), lengths, state, state,
+            dropout, d == 0 ? forwardSeed : backwardSeed, rows));
         join.Wait(device.Stream, device.SecondStream);
     }
 
@@ -165,15 +186,30 @@ public sealed class BidirectionalLstm : IHasParameters, IDisposable
     {
         int steps = inputGradients.Shape[0] / 2;
         join.Wait(device.SecondStream, device.Stream);
-        for (int d = 1; d >= 0; d--)
+        BothDirections(d =>
         {
             var stream = d == 0 ? device.Stream : device.SecondStream;
             var gradients = new DeviceTensor<float>?[LayerCount];
             gradients[^1] = d == 0 ? forwardTopGradient : backwardTopGradient;
             var gradInput = stacks[d].Backward(stream, gradients);
             elementwise.Copy(stream, gradInput.View, inputGradients.Slice(d * steps, steps).View);
-        }
+        });
         join.Wait(device.Stream, device.SecondStream);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="direction"/>(d) for both directions: at once in host execution (each on half of the
+    /// cores), else direction 1 then 0 (on CUDA their streams overlap them).
+    /// </summary>
+    void BothDirections(Action<int> direction)
+    {
+        if (device.RunsOnHost)
+        {
+            HostWorkers.Shared.RunHalves(direction);
+            return;
+        }
+        direction(1);
+        direction(0);
     }
 
     public long WorkspaceBytes => workspace.Bytes + stacks.Sum(s => s.WorkspaceBytes);

@@ -27,6 +27,8 @@ namespace IlgpuElmo.Layers;
 /// How it runs: x W_x for all steps is one GEMM before the loop. Per step: the recurrent GEMM adds
 /// h_{t-1} W_h into that step's slice (beta = 1), one fused kernel does bias + activations + cell update
 /// + clip + mask and saves what backward needs, then the projection GEMM and the clip-and-mask kernel.
+/// W_h and W_p (and their transposes in backward) are packed once per pass for the host GEMM
+/// (<see cref="Linalg.Gemm.Pack"/>), not at each of the T steps that read them.
 /// Backward per step: the clip-and-mask backward kernel, the GEMM dm = dh W_p^T, one fused gate-gradient
 /// kernel, and the recurrent GEMM dh_{t-1} += dz W_h^T. The weight gradients are four big GEMMs over all
 /// steps after the loop. Nothing is allocated, copied to the host or waited for inside either loop.
@@ -128,8 +130,9 @@ public sealed class LstmProjectionLayer : IHasParameters, IDisposable
         var cellOutputs = CellOutputs(steps, batch);
         var projections = Projections(steps, batch);
         var gemm = device.Gemm;
-        var wh = RecurrentWeight(Kernel.Value);
-        var wp = Projection.Value;
+        // Read at every step: packed once per pass where the GEMM packs B (host), else used where they lie.
+        var wh = gemm.Pack(stream, RecurrentWeight(Kernel.Value), false, workspace, "packedRecurrent");
+        var wp = gemm.Pack(stream, Projection.Value, false, workspace, "packedProjection");
         var lengthView = lengths.Device.View;
 
         if (initial is { } start)
@@ -149,10 +152,10 @@ public sealed class LstmProjectionLayer : IHasParameters, IDisposable
         {
             var step = Step(batch, t);
             var gatesT = gates.Row(t);
-            gemm.Multiply(stream, states.Row(t), false, wh, false, gatesT, 1f, 1f);
+            gemm.Multiply(stream, states.Row(t), false, wh, gatesT, 1f, 1f);
             kernels.CellForward(stream, step, gatesT.View, Bias.Value.View, lengthView, cells.Row(t).View, cells.Row(t + 1).View,
                 cellOutputs.Row(t).View);
-            gemm.Multiply(stream, cellOutputs.Row(t), false, wp, false, projections.Row(t));
+            gemm.Multiply(stream, cellOutputs.Row(t), false, wp, projections.Row(t));
             kernels.ProjectionForward(stream, step, projections.Row(t).View, lengthView, states.Row(t).View, states.Row(t + 1).View,
                 output.Row(t).View);
         }
@@ -200,8 +203,8 @@ public sealed class LstmProjectionLayer : IHasParameters, IDisposable
         var stateGradient = workspace.Get<float>("stateGradient", batch, p);
         var cellGradient = workspace.Get<float>("cellGradient", batch, h);
         var gemm = device.Gemm;
-        var wh = RecurrentWeight(Kernel.Value);
-        var wp = Projection.Value;
+        var whT = gemm.Pack(stream, RecurrentWeight(Kernel.Value), true, workspace, "packedRecurrentT");
+        var wpT = gemm.Pack(stream, Projection.Value, true, workspace, "packedProjectionT");
         var lengthView = savedLengths.Device.View;
 
         if (finalGradient is { } end)
@@ -221,10 +224,10 @@ public sealed class LstmProjectionLayer : IHasParameters, IDisposable
             var gateGradientT = gateGradients.Row(t);
             kernels.ProjectionBackward(stream, step, projections.Row(t).View, lengthView, outputGradient.Row(t).View, stateGradient.View,
                 projectionGradients.Row(t).View);
-            gemm.Multiply(stream, projectionGradients.Row(t), false, wp, true, cellOutputGradient);
+            gemm.Multiply(stream, projectionGradients.Row(t), false, wpT, cellOutputGradient);
             kernels.CellBackward(stream, step, gates.Row(t).View, lengthView, cells.Row(t).View, cells.Row(t + 1).View,
                 cellOutputGradient.View, cellGradient.View, gateGradientT.View);
-            gemm.Multiply(stream, gateGradientT, false, wh, true, stateGradient, 1f, 1f);
+            gemm.Multiply(stream, gateGradientT, false, whT, stateGradient, 1f, 1f);
         }
 
         if (initialGradient is { } start)
@@ -233,13 +236,15 @@ public sealed class LstmProjectionLayer : IHasParameters, IDisposable
             elementwise.Copy(stream, cellGradient.View, start.C.View);
         }
 
-        // Weight gradients over all steps at once (padding rows carry zero gate and projection gradients).
+        // Weight gradients over all steps at once (padding rows carry zero gate and projection gradients);
+        // the three that read dZ as B share one packed copy of it.
         var dz = gateGradients.Reshape(rows, 4 * h);
+        var dzPacked = gemm.Pack(stream, dz, false, workspace, "packedGateGradients");
         var ones = workspace.Get<float>("ones", 1, rows);
         elementwise.Fill(stream, ones.View, 1f);
-        gemm.Multiply(stream, savedInput.Reshape(rows, InputSize), true, dz, false, InputWeight(Kernel.Gradient), 1f, 1f);
-        gemm.Multiply(stream, states.Slice(0, steps).Reshape(rows, p), true, dz, false, RecurrentWeight(Kernel.Gradient), 1f, 1f);
-        gemm.Multiply(stream, ones, false, dz, false, Bias.Gradient.Reshape(1, 4 * h), 1f, 1f);
+        gemm.Multiply(stream, savedInput.Reshape(rows, InputSize), true, dzPacked, InputWeight(Kernel.Gradient), 1f, 1f);
+        gemm.Multiply(stream, states.Slice(0, steps).Reshape(rows, p), true, dzPacked, RecurrentWeight(Kernel.Gradient), 1f, 1f);
+        gemm.Multiply(stream, ones, false, dzPacked, Bias.Gradient.Reshape(1, 4 * h), 1f, 1f);
         gemm.Multiply(stream, cellOutputs.Reshape(rows, h), true, projectionGradients.Reshape(rows, p), false, Projection.Gradient, 1f, 1f);
         gemm.Multiply(stream, dz, false, InputWeight(Kernel.Value), true, inputGradient.Reshape(rows, InputSize), 1f,
             accumulateInputGradient ? 1f : 0f);

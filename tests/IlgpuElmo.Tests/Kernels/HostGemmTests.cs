@@ -167,4 +167,37 @@ public class HostGemmTests
         File.WriteAllText(Path.Combine(temp.Path, "index0", "size"), "lots\n");
         Assert.Null(HostCaches.Read(temp.Path));
     }
+
+    /// <summary>`elmo bench`'s "GEMM alone" replays what a recording saw: every multiply and pack, in order, with its sizes.</summary>
+    [Fact]
+    public void ARecordingListsTheCallsInOrderAndTheyReplay()
+    {
+        var device = TestDevices.Host;
+        var host = new HostGemm();
+        using var gemm = new Gemm(host);
+        using var workspace = new Workspace(device);
+        using var a = device.Allocate<float>(new([6, 5]));
+        using var b = device.Allocate<float>(new([7, 5]));
+        using var c = device.Allocate<float>(new([6, 7]));
+        long before = host.MultiplyAdds;
+        var calls = host.Record(() =>
+        {
+            var packed = gemm.Pack(device.Stream, b, true, workspace, "b");
+            gemm.Multiply(device.Stream, a, false, packed, c);
+            gemm.Multiply(device.Stream, a, false, b, true, c, beta: 1f);
+        });
+        Assert.Equal([HostGemmCallKind.Pack, HostGemmCallKind.RunPackedB, HostGemmCallKind.Run], calls.Select(x => x.Kind));
+        Assert.All(calls, x => Assert.Equal((7, 5), (x.Params.N, x.Params.K)));
+        Assert.Equal(2 * 6 * 7 * 5, host.MultiplyAdds - before);
+        Assert.True(host.TimeAlone(device.Accelerator, calls, repeats: 1) > 0);
+        Assert.Empty(host.Record(() => { }));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void TheFmaLoopRunsOnEveryKernelsWidth(HostGemmKernel kind)
+    {
+        double one = FmaPeak.Measure(kind, 1, seconds: 0.01), two = FmaPeak.Measure(kind, 2, seconds: 0.01);
+        Assert.True(double.IsFinite(one) && one > 0 && double.IsFinite(two) && two > 0, $"{kind}: {one}, {two} GFLOP/s");
+    }
 }
