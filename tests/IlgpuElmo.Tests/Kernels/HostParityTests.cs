@@ -112,7 +112,7 @@ public class HostParityTests(ITestOutputHelper log)
     [Fact]
     public void DeviceFolderHoldsNoHostBody()
     {
-        string device = Path.Combine(RepositoryFiles.Root, "kernels", "IlgpuElmo.Kernels", "Device");
+        string device = Path.Combine(Repository.Root, "kernels", "IlgpuElmo.Kernels", "Device");
         string[] hostOnly = ["TensorPrimitives", "Vector<", "Vector128", "Vector256", "Vector512", "MathF.", "stackalloc"];
         var found = Directory.GetFiles(device, "*.cs")
             .SelectMany(file => File.ReadLines(file).Select((line, i) => (file, line: line.Trim(), i)))

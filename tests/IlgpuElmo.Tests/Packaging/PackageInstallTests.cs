@@ -20,7 +20,7 @@ public class PackageInstallTests(ITestOutputHelper log)
     [Fact]
     public void ThePackedToolTrainsAndThePackageRunsTheReadmeExample()
     {
-        string repository = RepositoryFiles.Root;
+        string repository = Repository.Root;
         string configuration = typeof(PackageInstallTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
         string version = $"0.0.0-test.{Guid.NewGuid():N}";
         using var temp = new TempDirectory();

@@ -1,9 +1,8 @@
 namespace IlgpuElmo.Tests;
 
-/// <summary>The checkout the tests were built from, for tests that read its source files.</summary>
-public static class RepositoryFiles
+/// <summary>The checkout these tests were built from: the folder above the test binaries that holds IlgpuElmo.sln.</summary>
+public static class Repository
 {
-    /// <summary>The folder holding IlgpuElmo.sln above the test assembly.</summary>
     public static string Root { get; } = FindRoot();
 
     static string FindRoot()
