@@ -7,6 +7,7 @@ using IlgpuElmo.Model;
 using IlgpuElmo.Reporting;
 using IlgpuElmo.Training;
 using Spectre.Console;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli.Commands;
 
