@@ -1,8 +1,9 @@
 using System.CommandLine;
 using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
-using IlgpuElmo.Formats;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Formats;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Cli.Commands;
 

@@ -3,10 +3,11 @@ using System.Diagnostics;
 using System.Globalization;
 using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
+using IlgpuElmo.Devices;
 using IlgpuElmo.Formats;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Model;
-using IlgpuElmo.Devices;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using IlgpuElmo.Data;
-using IlgpuElmo.Model;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Model;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Cli.Commands;
 

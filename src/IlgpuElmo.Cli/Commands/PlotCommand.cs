@@ -1,6 +1,6 @@
 using System.CommandLine;
-using IlgpuElmo.Data;
 using IlgpuElmo.Reporting;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Cli.Commands;
 

@@ -3,9 +3,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
+using IlgpuElmo.Devices;
 using IlgpuElmo.Probing;
 using IlgpuElmo.Reporting;
-using IlgpuElmo.Devices;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Cli.Commands;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using IlgpuElmo.Data;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Cli.Commands;
 

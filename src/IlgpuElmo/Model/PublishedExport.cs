@@ -28,14 +28,6 @@ public static class PublishedExport
     /// <summary>Every file an export writes.</summary>
     public static readonly string[] Files = [OptionsFile, WeightsFile, SoftmaxFile, VocabularyFile, FullOptionsFile];
 
-    /// <summary>
-    /// Whether <paramref name="folder"/> holds an export: its complete options beside its weights, and none
-    /// of the files only a run of `elmo train` has (run.json, metrics, checkpoints).
-    /// </summary>
-    public static bool HoldsExport(string folder) =>
-        File.Exists(Path.Combine(folder, FullOptionsFile)) && File.Exists(Path.Combine(folder, WeightsFile))
-        && !Training.RunFolder.RunFiles.Except(Files).Any(name => File.Exists(Path.Combine(folder, name)));
-
     /// <summary>bilm-tf's n_characters for inference: 261 character ids plus the masking id 0.</summary>
     const int InferenceCharacters = 262;
 

@@ -1,7 +1,6 @@
 using IlgpuElmo.Model;
-using IlgpuElmo.Training;
 
-namespace IlgpuElmo.Data;
+namespace IlgpuElmo.Training;
 
 /// <summary>
 /// The rule for every output a command writes, checked before the command does any work: an output is
@@ -34,7 +33,7 @@ public static class OutputPaths
             if (Same(resolved, Resolve(input.Path)))
                 throw new InputException($"{option} {path} is also an input of this command ({input.Option} {input.Path}); give another path for the output.");
         string owner = Path.GetDirectoryName(resolved)!, name = Path.GetFileName(resolved);
-        if (PublishedExport.HoldsExport(owner) && PublishedExport.Files.Contains(name))
+        if (HoldsExport(owner) && PublishedExport.Files.Contains(name))
             throw new InputException($"{option} {path} is a file of the export in {owner}; give another path (`elmo export --overwrite` replaces a whole export).");
         if (RunFolder.IsRunFile(resolved))
             throw new InputException($"{option} {path} is a file of the run in {owner}, which only `elmo train` writes; give another name or folder.");
@@ -69,7 +68,7 @@ public static class OutputPaths
         }
         if (!Directory.Exists(resolved)) return;
         var entries = Directory.GetFileSystemEntries(resolved).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
-        if (PublishedExport.HoldsExport(resolved))
+        if (HoldsExport(resolved))
         {
             if (!overwrite)
                 throw new InputException($"{option} {folder} holds an export ({string.Join(", ", entries)}); replace it with --overwrite, or give a new or empty folder.");
@@ -80,6 +79,14 @@ public static class OutputPaths
         if (entries.Count > 0)
             throw new InputException($"{option} {folder} is not empty ({string.Join(", ", entries.Take(5))}{(entries.Count > 5 ? ", ..." : "")}); an export goes into a new or empty folder.");
     }
+
+    /// <summary>
+    /// Whether <paramref name="folder"/> holds an export: its complete options beside its weights, and none
+    /// of the files only a run of `elmo train` has (run.json, metrics, checkpoints).
+    /// </summary>
+    static bool HoldsExport(string folder) =>
+        File.Exists(Path.Combine(folder, PublishedExport.FullOptionsFile)) && File.Exists(Path.Combine(folder, PublishedExport.WeightsFile))
+        && !RunFolder.RunFiles.Except(PublishedExport.Files).Any(name => File.Exists(Path.Combine(folder, name)));
 
     /// <summary>The absolute path with every symbolic link along it resolved (as far as the path exists).</summary>
     public static string Resolve(string path)

@@ -1,8 +1,7 @@
-using IlgpuElmo.Data;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
 
-namespace IlgpuElmo.Tests.Data;
+namespace IlgpuElmo.Tests.Training;
 
 /// <summary>The output rule on folders laid out by hand: inputs, run files, exports, existing files.</summary>
 public class OutputPathsTests
