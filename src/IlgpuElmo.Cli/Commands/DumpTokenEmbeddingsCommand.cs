@@ -26,12 +26,12 @@ static class DumpTokenEmbeddingsCommand
         device.AddTo(command);
         command.SetAction(result =>
         {
-            OutputPaths.CheckFile(result.GetValue(output)!, "--out", "tokens.hdf5", result.GetValue(overwrite), model.Inputs(result));
-            using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
-            using var lm = model.Open(result, dev);
             string path = result.GetValue(model.Vocab) ?? throw new InputException("--vocab is required: the words (one per line) to compute token vectors for.");
             InputFiles.RefuseFolder(path, "--vocab", "words.txt");
             if (!File.Exists(path)) throw new InputException($"--vocab '{path}' does not exist.");
+            OutputPaths.CheckFile(result.GetValue(output)!, "--out", "tokens.hdf5", result.GetValue(overwrite), model.Inputs(result));
+            using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
+            using var lm = model.Open(result, dev);
             var list = File.ReadLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
             var vectors = ConsoleProgress.Run("dump-token-embeddings", "words", list.Count, progress => lm.TokenVectors(list, progress));
             TokenEmbeddingsFile.Write(result.GetValue(output)!, vectors, list.Count, lm.Options.TokenDim);
