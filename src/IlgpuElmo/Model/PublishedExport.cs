@@ -62,10 +62,7 @@ public static class PublishedExport
         else File.Delete(Path.Combine(folder, VocabularyFile));
         AtomicFile.WriteAllText(Path.Combine(folder, FullOptionsFile), model.Options.ToJson());
         files.Add(FullOptionsFile);
-        var leftOut = LeftOut(model.Options);
-        if (!model.SoftmaxTrained)
-            leftOut = ["the model has no trained softmax (it was loaded from published weights without one): no softmax.hdf5 is written, and `elmo eval` of this export refuses", .. leftOut.Skip(1)];
-        return new Result(files, leftOut);
+        return new Result(files, LeftOut(model.Options, model.SoftmaxTrained));
     }
 
     /// <summary>The softmax file beside a published weight file (an export's), or null when there is none.</summary>
@@ -93,13 +90,18 @@ public static class PublishedExport
         return json;
     }
 
-    /// <summary>One line per thing the published options and weights leave out, saying where it is instead.</summary>
-    public static IReadOnlyList<string> LeftOut(BilmOptions options)
+    /// <summary>
+    /// One line per thing the published options and weights leave out, saying where it is instead;
+    /// <paramref name="softmaxTrained"/> false: that there is no softmax to export.
+    /// </summary>
+    public static IReadOnlyList<string> LeftOut(BilmOptions options, bool softmaxTrained = true)
     {
         var s = options.EffectiveSoftmax;
         var lines = new List<string>
         {
-            $"the softmax weights ({s.Kind.ToString().ToLowerInvariant()} softmax): published weight files have none; they are in {SoftmaxFile} (rows = {VocabularyFile})",
+            softmaxTrained
+                ? $"the softmax weights ({s.Kind.ToString().ToLowerInvariant()} softmax): published weight files have none; they are in {SoftmaxFile} (rows = {VocabularyFile})"
+                : $"the model has no trained softmax (it was loaded from published weights without one): no {SoftmaxFile} is written, and `elmo eval` of this export refuses",
             "the optimizer state, the carried LSTM states and the data position: exported weights start no resumable run (use the run folder's checkpoint.bin)",
         };
         if (s.Kind == SoftmaxKind.Adaptive)
