@@ -13,7 +13,7 @@ namespace IlgpuElmo.Cli.Commands;
 /// `elmo bench`: training throughput of a model size on synthetic text (word ids drawn Zipf-like from a
 /// synthetic vocabulary of the size asked), so a published-size model can be timed without its corpus.
 /// With --embed, embedding throughput instead: one batch of synthetic sentences through `elmo embed`'s
-/// path (<see cref="BidirectionalLanguageModel.Embed(IReadOnlyList{string[]})"/>). The TorchSharp peer
+/// path (<see cref="BidirectionalLanguageModel.Embed(IReadOnlyList{string[]}, Layers.LstmState?, EmbeddingBatch)"/>). The TorchSharp peer
 /// (benchmarks/peers/TorchSharpPeer) draws the same windows and sentences from the same seeds.
 /// </summary>
 static class BenchCommand
@@ -187,9 +187,10 @@ static class BenchCommand
             for (int t = 0; t < sentences[s].Length; t++) sentences[s][t] = $"w{ZipfId(random, wordVocabularySize)}";
         }
         long done = 0;
+        var output = new EmbeddingBatch();
         void Batch()
         {
-            model.Embed(sentences);
+            model.Embed(sentences, null, output);
             progress?.Report(++done);
         }
         for (int i = 0; i < warmup; i++) Batch();

@@ -86,16 +86,18 @@ static class EmbedCommand
         long tokensDone = 0;
         var watch = Stopwatch.StartNew();
         using var writer = new EmbeddingsWriter(outputPath, lines.Select(l => l.Length).ToArray(), model.LayerCount, model.Width, spec);
-        // Stateful: file order, fixed rows. Otherwise: sorted by length so a batch wastes little padding.
+        // Stateful: file order, fixed rows. Otherwise: longest first, so a batch wastes little padding and the
+        // first batch sizes every buffer for the rest (no memory is mapped afresh batch after batch).
         var order = Enumerable.Range(0, lines.Length).ToArray();
-        if (!stateful) order = order.OrderBy(i => lines[i].Length).ToArray();
+        if (!stateful) order = order.OrderByDescending(i => lines[i].Length).ToArray();
         using var state = stateful ? model.Lstm.CreateState(batchSize) : null;
+        var vectors = new EmbeddingBatch();
         for (int start = 0; start < order.Length; start += batchSize)
         {
             var indices = order.Skip(start).Take(batchSize).ToArray();
             if (!stateful) indices = indices.Where(i => lines[i].Length > 0).ToArray();
-            var vectors = indices.Length == 0 ? [] : model.Embed(indices.Select(i => lines[i]).ToList(), state);
-            for (int j = 0; j < indices.Length; j++) writer.Write(indices[j], vectors[j]);
+            if (indices.Length > 0) model.Embed(indices.Select(i => lines[i]).ToList(), state, vectors);
+            for (int j = 0; j < indices.Length; j++) writer.Write(indices[j], vectors.Sentence(j));
             tokensDone += indices.Sum(i => (long)lines[i].Length);
             progress?.Report(tokensDone);
         }

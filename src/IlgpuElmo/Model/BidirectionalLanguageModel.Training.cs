@@ -155,7 +155,7 @@ public sealed partial class BidirectionalLanguageModel
         batch.BackwardTargets.CopyTo(host.Slice(targetsAt + n, n));
         positions.Map.CopyTo(host.Slice(mapAt, 2 * n));
         var ids = host.Slice(idsAt, u * idWidth);
-        if (Options.CharCnn is not null) characters.Write(positions.Unique.ToList()!, ids);
+        if (Options.CharCnn is not null) characters.Write(positions.Unique!, ids);
         else
         {
             for (int i = 0; i < u; i++) ids[i] = Vocabulary.IdOf(positions.Unique[i]);
@@ -196,16 +196,36 @@ public sealed partial class BidirectionalLanguageModel
         int most = 2 * trainBatch * Options.UnrollSteps, p = Options.TokenDim;
         int idWidth = Options.CharCnn is null ? 1 : CharacterMapper.MaxCharacters;
         int windowInts = trainBatch + 4 * trainBatch * Options.UnrollSteps + most * idWidth;
+        windowHost = new int[windowInts];
         var packed = workspace.Get<int>("window", windowInts);
         var ids = DeviceTensor<int>.FromView(packed.View.SubView(0, (long)most * idWidth), Options.CharCnn is null ? new Shape(most) : new Shape(most, idWidth));
         ids.Clear(s);
         if (Encoder is WordEmbeddingEncoder words) words.Prepare(s, new int[most]);
         var encoded = workspace.Get<float>("encoded", most, p);
         Encoder.Forward(s, ids, encoded);
+        encoderTokensReserved = Math.Max(encoderTokensReserved, most);
         var gradEncoded = workspace.Get<float>("gradEncoded", most, p);
         gradEncoded.Clear(s);
         Encoder.Backward(s, gradEncoded);
         device.Staging.EnsureCapacity(StagingBytesPerStep(windowInts));
+    }
+
+    /// <summary>
+    /// Sizes every buffer that depends on how many distinct tokens the encoder gets for <paramref name="tokens"/>
+    /// of them, once (by running it forward over that many padding tokens), so inference whose batches have
+    /// up to that many never reallocates: embedding's batches vary in distinct tokens, not only in length.
+    /// </summary>
+    void ReserveEncoder(int tokens)
+    {
+        if (tokens <= encoderTokensReserved || TokenCache is not null) return;
+        var s = device.Stream;
+        int idWidth = Options.CharCnn is null ? 1 : CharacterMapper.MaxCharacters;
+        var ids = workspace.Get<int>(Options.CharCnn is null ? "wordIds" : "charIds", Options.CharCnn is null ? [tokens] : [tokens, idWidth]);
+        ids.Clear(s);
+        if (Encoder is WordEmbeddingEncoder words) words.Prepare(s, new int[tokens]);
+        Encoder.Forward(s, ids, workspace.Get<float>("encoded", tokens, Options.TokenDim));
+        if (windowHost.Length < tokens * idWidth) windowHost = new int[tokens * idWidth];
+        encoderTokensReserved = tokens;
     }
 
     /// <summary>
@@ -227,7 +247,7 @@ public sealed partial class BidirectionalLanguageModel
     {
         var s = device.Stream;
         int u = tokens.Count, p = Options.TokenDim;
-        var output = workspace.Get<float>("encoded", u, p);
+        var output = workspace.GetWithin<float>("encoded", (long)encoderTokensReserved * p, u, p);
         if (TokenCache is { } cache && tokens.All(t => cache.TryGetRow(t, out _)))
             cache.Lookup(s, tokens, output);
         else
@@ -241,15 +261,17 @@ public sealed partial class BidirectionalLanguageModel
         var s = device.Stream;
         if (Options.CharCnn is not null)
         {
-            var ids = new int[tokens.Count * CharacterMapper.MaxCharacters];
-            characters.Write(tokens.ToList()!, ids);
-            var chars = workspace.Get<int>("charIds", tokens.Count, CharacterMapper.MaxCharacters);
+            int length = tokens.Count * CharacterMapper.MaxCharacters;
+            if (windowHost.Length < length) windowHost = new int[length];
+            var ids = windowHost.AsSpan(0, length);
+            characters.Write(tokens!, ids);
+            var chars = workspace.GetWithin<int>("charIds", (long)encoderTokensReserved * CharacterMapper.MaxCharacters, tokens.Count, CharacterMapper.MaxCharacters);
             chars.CopyFrom(s, ids);
             return chars;
         }
         var wordIds = tokens.Select(Vocabulary.IdOf).ToArray();
         ((WordEmbeddingEncoder)Encoder).Prepare(s, wordIds);
-        var words = workspace.Get<int>("wordIds", tokens.Count);
+        var words = workspace.GetWithin<int>("wordIds", encoderTokensReserved, tokens.Count);
         words.CopyFrom(s, wordIds);
         return words;
     }

@@ -27,7 +27,14 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
     readonly LstmState trainState;
     readonly int trainBatch;
     readonly CharacterMapper characters = new();
+    /// <summary>Host staging of a window's or a batch's ids (reused, grown only for a larger one).</summary>
     int[] windowHost = [];
+
+    /// <summary>Distinct tokens the encoder's buffers hold (<see cref="ReserveEncoder"/>).</summary>
+    int encoderTokensReserved;
+
+    /// <summary>Host copy of an embedding batch's layers (reused, grown only for a larger batch).</summary>
+    float[] embedHost = [];
     bool trainingWorkspaceReserved;
 
     BidirectionalLanguageModel(ComputeDevice device, BilmOptions options, Vocabulary vocabulary, StreamRows? trainStreams = null)
