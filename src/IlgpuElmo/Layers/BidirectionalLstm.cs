@@ -75,8 +75,9 @@ public sealed class BidirectionalLstm : IHasParameters, IDisposable
     /// <param name="initial">State to start from; null: zeros. <paramref name="final"/> receives the end state; may be the same object.</param>
     /// <param name="dropout">Dropout rate on every layer's input (training); 0: none.</param>
     /// <param name="seed">This step's dropout seed.</param>
+    /// <param name="inferenceOnly">No Backward follows: rows sorted longest first skip their padding (<see cref="LstmProjectionLayer.Forward"/>).</param>
     public void Forward(DeviceTensor<float> input, SequenceLengths lengths, LstmState? initial = null, LstmState? final = null,
-        float dropout = 0f, ulong seed = 0)
+        float dropout = 0f, ulong seed = 0, bool inferenceOnly = false)
     {
         if (input.Shape.Rank != 3)
             throw new ArgumentException($"BidirectionalLstm: input must be [T, B, {InputSize}] (time-major), got {input.Shape}.");
@@ -95,11 +96,11 @@ public sealed class BidirectionalLstm : IHasParameters, IDisposable
         {
             if (d == 0)
             {
-                stacks[0].Forward(main, input, lengths, initial, final, dropout, seed);
+                stacks[0].Forward(main, input, lengths, initial, final, dropout, seed, inferenceOnly: inferenceOnly);
                 return;
             }
             kernels.ReverseWithinLength(second, reverse, input.View, lengths.Device.View, reversedInput.View);
-            stacks[1].Forward(second, reversedInput, lengths, initial, final, dropout, seed + BackwardSeedOffset);
+            stacks[1].Forward(second, reversedInput, lengths, initial, final, dropout, seed + BackwardSeedOffset, inferenceOnly: inferenceOnly);
             for (int k = 0; k < LayerCount; k++)
                 kernels.ReverseWithinLength(second, reverse with { Dim = ProjectionSize }, stacks[1].Output(k).View, lengths.Device.View,
                     backwardOutputs[k].View);

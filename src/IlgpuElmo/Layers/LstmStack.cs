@@ -71,8 +71,9 @@ public sealed class LstmStack : IHasParameters, IDisposable
     /// <param name="dropout">Dropout rate on every layer's input (training); 0: none.</param>
     /// <param name="seed">This step's dropout seed; layer k draws from elements [offset_k, offset_k + T B in_k) of its stream.</param>
     /// <param name="rows">Which streams of the whole batch these B rows are (a data-parallel replica's share): masks are drawn at the rows' whole-batch counters; null: all.</param>
+    /// <param name="inferenceOnly">No Backward follows: rows sorted longest first skip their padding (<see cref="LstmProjectionLayer.Forward"/>).</param>
     public void Forward(AcceleratorStream stream, DeviceTensor<float> input, SequenceLengths lengths, LstmState? initial = null,
-        LstmState? final = null, float dropout = 0f, ulong seed = 0, StreamRows? rows = null)
+        LstmState? final = null, float dropout = 0f, ulong seed = 0, StreamRows? rows = null, bool inferenceOnly = false)
     {
         if (input.Shape.Rank != 3)
             throw new ArgumentException($"LSTM direction {Direction}: input must be [T, B, {InputSize}] (time-major), got {input.Shape}.");
@@ -100,7 +101,7 @@ public sealed class LstmStack : IHasParameters, IDisposable
             }
             layerInputs[k] = layerInput;
             var output = workspace.Get<float>($"output{k}", steps, batch, ProjectionSize);
-            layer.Forward(stream, layerInput, lengths, output, initial?.Layer(Direction, k), final?.Layer(Direction, k));
+            layer.Forward(stream, layerInput, lengths, output, initial?.Layer(Direction, k), final?.Layer(Direction, k), inferenceOnly);
             if (SkipConnections && k > 0) elementwise.Axpby(stream, 1f, layerInput.View, 1f, output.View);
             outputs[k] = output;
         }

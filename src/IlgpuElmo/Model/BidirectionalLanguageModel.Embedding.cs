@@ -49,12 +49,21 @@ public sealed partial class BidirectionalLanguageModel
         if (sentences.Count > rows)
             throw new ArgumentException($"Embed: {sentences.Count} sentences for a carried state of {rows} rows.");
         int steps = sentences.Max(x => x.Length) + 2;
+        // Batch row of each sentence: longest first (so the LSTMs skip the padding), or the sentence's own with carried state.
+        var rowOf = new int[sentences.Count];
+        if (carried is null)
+        {
+            var order = Enumerable.Range(0, sentences.Count).OrderByDescending(b => sentences[b].Length).ToArray();
+            for (int r = 0; r < order.Length; r++) rowOf[order[r]] = r;
+        }
+        else for (int b = 0; b < rowOf.Length; b++) rowOf[b] = b;
         var tokens = new string[steps * rows];
         Array.Fill(tokens, Vocabulary.Eos);
         var lengths = new int[rows];
-        for (int b = 0; b < sentences.Count; b++)
+        for (int i = 0; i < sentences.Count; i++)
         {
-            var sentence = sentences[b];
+            var sentence = sentences[i];
+            int b = rowOf[i];
             lengths[b] = sentence.Length + 2;
             tokens[b] = Vocabulary.Bos;
             for (int t = 0; t < sentence.Length; t++) tokens[(t + 1) * rows + b] = sentence[t];
@@ -67,7 +76,7 @@ public sealed partial class BidirectionalLanguageModel
         map.CopyFrom(s, positions.Map);
         var input = workspace.Get<float>("embedInput", steps, rows, p);
         tableRows.Gather(s, encoded.View, p, map.View, input.View);
-        Lstm.Forward(input, LengthsOf(lengths), carried, carried);
+        Lstm.Forward(input, LengthsOf(lengths), carried, carried, inferenceOnly: true);
 
         // Each layer's [T, B, P] per direction, through one reused host copy.
         var layerOutputs = new DeviceTensor<float>[2 * layers + 1];
@@ -75,9 +84,9 @@ public sealed partial class BidirectionalLanguageModel
         for (int k = 0; k < layers; k++) (layerOutputs[2 * k + 1], layerOutputs[2 * k + 2]) = (Lstm.Output(0, k), Lstm.Output(1, k));
         var host = OnHost(layerOutputs);
         int layerLength = steps * rows * p;
-        for (int b = 0; b < sentences.Count; b++)
+        for (int i = 0; i < sentences.Count; i++)
         {
-            int n = sentences[b].Length, start = output.Start(b);
+            int n = sentences[i].Length, start = output.Start(i), b = rowOf[i];
             for (int layer = 0; layer <= layers; layer++)
                 for (int t = 0; t < n; t++)
                 {

@@ -30,6 +30,41 @@ public class LstmProjectionLayerTests
     public void UnclippedFullMatchesReference(string mode) =>
         Check(mode, seed: 42, lengths: [5, 5, 5, 5], cellClip: null, projectionClip: null, withState: false, accumulate: false, forgetBias: 0.25f);
 
+    /// <summary>
+    /// Inference over rows sorted longest first runs only the rows within their sequence at each step: its output
+    /// equals the full forward's bit for bit (0 at padding, every element written over the poison) and matches the
+    /// float64 reference; rows out of order run in full; Backward after it is refused.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void InferenceSkipsEndedRowsWithTheSameOutputs(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        foreach (int[] lengths in new[] { new[] { 5, 4, 2, 0 }, new[] { 2, 5, 0, 4 } })
+        {
+            var random = new Random(43);
+            var reference = new ReferenceLstmLayer(Input, Hidden, Projection, 0.8f, 0.2f, 1f);
+            reference.Randomize(random, 0.6f, 0.5f);
+            using var layer = new LstmProjectionLayer(d, "test/LSTMCell", Input, Hidden, Projection, 0.8f, 0.2f, 1f);
+            Load(d, layer, reference, random);
+            float[] x = TestData.Random(random, Steps * Batch * Input, 2f);
+            using var lengthsOnDevice = SequenceLengths.Upload(d, lengths);
+            using var input = d.Upload<float>(x, Steps, Batch, Input);
+            using var full = Poisoned(d, Steps, Batch, Projection);
+            using var inferred = Poisoned(d, Steps, Batch, Projection);
+            layer.Forward(d.Stream, input, lengthsOnDevice, full);
+            layer.Forward(d.Stream, input, lengthsOnDevice, inferred, inferenceOnly: true);
+            var expected = full.ToArray(d.Stream);
+            Assert.True(expected.AsSpan().SequenceEqual(inferred.ToArray(d.Stream)), $"lengths {string.Join(",", lengths)}: inference differs from the full forward");
+            var (y, _, _, _) = reference.Forward(Doubles(x), Steps, Batch, lengths, null, null);
+            TestData.AssertClose(expected, y, Rtol, Atol, "output");
+            using var gradient = d.Upload<float>(TestData.Random(random, Steps * Batch * Projection), Steps, Batch, Projection);
+            using var inputGradient = Poisoned(d, Steps, Batch, Input);
+            if (lengths[1] > lengths[0]) layer.Backward(d.Stream, gradient, inputGradient); // out of order: a full forward, Backward allowed
+            else Assert.Throws<InvalidOperationException>(() => layer.Backward(d.Stream, gradient, inputGradient));
+        }
+    }
+
     static void Check(string mode, int seed, int[] lengths, float? cellClip, float? projectionClip, bool withState, bool accumulate, float forgetBias)
     {
         var d = TestDevices.Get(mode);
