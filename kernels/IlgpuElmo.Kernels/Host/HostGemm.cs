@@ -42,14 +42,15 @@ public sealed unsafe class HostGemm : IGemmBackend
     /// <summary>Below this many multiply-adds a GEMM runs on the calling thread: a parallel loop costs more.</summary>
     const long ParallelWork = 1L << 20;
 
-    /// <summary>B micro-panels per block from which a transposed A is packed whole (packing costs one pass over the A block; each panel reads it once).</summary>
-    const int PackedATransposeColumns = 8;
+    /// <summary>B micro-panels per block from which A is packed whole (packing costs one pass over the A block; each panel reads it once).</summary>
+    const int PackedAColumns = 8;
 
     const int MR = HostGemmBlocking.Rows;
 
     readonly HostGemmKernel kernelKind;
     readonly int KC, MC, NC, nr;
     readonly int? fixedWorkers;
+    readonly bool packRowMajorA;
     readonly delegate*<int, APanel, float*, int, float*, int, float, float, void> kernel;
     long multiplyAdds;
 
@@ -75,6 +76,7 @@ public sealed unsafe class HostGemm : IGemmBackend
                 $"NR {HostGemmBlocking.ColumnsOf(this.kernelKind)}; MC and NC whole multiples of them).", nameof(blocking));
         (KC, MC, NC, nr) = (Blocking.KC, Blocking.MC, Blocking.NC, Blocking.NR);
         fixedWorkers = workers is { } w ? Math.Max(1, w) : null;
+        packRowMajorA = this.kernelKind != HostGemmKernel.Avx512;
     }
 
     public static HostGemmKernel BestKernel =>
@@ -321,9 +323,11 @@ public sealed unsafe class HostGemm : IGemmBackend
                 {
                     int mc = Math.Min(MC, rowEnd - ic);
                     // Whole row tiles read A where it lies; a last tile of fewer than MR rows is packed once, zero-padded.
-                    // A transposed A (the weight gradients' X^T) is packed whole when many B panels reuse it: its tile's
-                    // rows lie lda apart, one cache line per k, and KC of them crowd a few L1 sets out of the B panel.
-                    bool packWholeA = p.TransA != 0 && nc >= PackedATransposeColumns * nr;
+                    // When many B panels reuse the A block it is packed whole: a transposed A (the weight gradients' X^T)
+                    // has its tile's rows lda apart, one cache line per k, crowding a few L1 sets out of the B panel; a
+                    // row-major A feeds the 6-row tile from 6 streams, which held AVX2's kernel to 75-80 % of what it
+                    // reaches from one packed stream (interleaved medians, Zen 4; AVX-512's kernel did not gain).
+                    bool packWholeA = (p.TransA != 0 || packRowMajorA) && nc >= PackedAColumns * nr;
                     int edgeRows = packWholeA ? mc : mc % MR, edgeStart = mc - edgeRows;
                     if (edgeRows != 0 && p.TransA != 0) PackATransposed(a, p.Lda, ic + edgeStart, edgeRows, pc, kc, packA);
                     else if (edgeRows != 0) PackA(a, p.Lda, ic + edgeStart, edgeRows, pc, kc, packA);
@@ -347,7 +351,8 @@ public sealed unsafe class HostGemm : IGemmBackend
                             if (rows == MR && cols == nr) kernel(kc, aPanel, bPanel, ldb, cTile, p.Ldc, p.Alpha, beta);
                             else
                             {
-                                kernel(kc, aPanel, bPanel, ldb, tile, nr, 1f, 0f);
+                                if (rows <= MR / 2) FewRows(rows, kc, aPanel, bPanel, ldb, tile, nr);
+                                else kernel(kc, aPanel, bPanel, ldb, tile, nr, 1f, 0f);
                                 StoreEdge(tile, nr, cTile, p.Ldc, rows, cols, p.Alpha, beta);
                             }
                         }
@@ -363,11 +368,14 @@ public sealed unsafe class HostGemm : IGemmBackend
         for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
         {
             int rows = Math.Min(MR, mc - ir);
+            int k8 = rows == MR && Avx.IsSupported ? kc / 8 * 8 : 0;
+            for (int k = 0; k < k8; k += 8) Transpose6x8(a + (long)(i0 + ir) * lda + k0 + k, lda, dst + k * MR);
+            if (k8 == kc) continue;
             for (int r = 0; r < MR; r++)
             {
                 float* src = a + (long)(i0 + ir + r) * lda + k0;
-                if (r < rows) for (int k = 0; k < kc; k++) dst[k * MR + r] = src[k];
-                else for (int k = 0; k < kc; k++) dst[k * MR + r] = 0f;
+                if (r < rows) for (int k = k8; k < kc; k++) dst[k * MR + r] = src[k];
+                else for (int k = k8; k < kc; k++) dst[k * MR + r] = 0f;
             }
         }
     }
@@ -434,6 +442,28 @@ public sealed unsafe class HostGemm : IGemmBackend
                 else for (int k = 0; k < kc; k++) dst[k * nr + j] = 0f;
             }
         }
+    }
+
+    /// <summary>
+    /// dst[k * 6 + r] = src[r * lds + k] for 6 rows and 8 columns (a whole A tile's next 8 k), with
+    /// <see cref="Transpose8x8"/>'s network over the 6 rows and two zero rows: each column is stored as 8 floats,
+    /// the last two of which the next column's store overwrites (and past the tile, the next tile's or the
+    /// buffer's slack: <see cref="PackBuffers"/> keeps 8 floats beyond what is asked).
+    /// </summary>
+    static void Transpose6x8(float* src, int lds, float* dst)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
+        var r2 = Avx.LoadVector256(src + 2L * lds); var r3 = Avx.LoadVector256(src + 3L * lds);
+        var r4 = Avx.LoadVector256(src + 4L * lds); var r5 = Avx.LoadVector256(src + 5L * lds);
+        var zero = Vector256<float>.Zero;
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, zero, 0x44), u5 = Avx.Shuffle(t4, zero, 0xEE), u6 = Avx.Shuffle(t5, zero, 0x44), u7 = Avx.Shuffle(t5, zero, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20)); Avx.Store(dst + 6, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 12, Avx.Permute2x128(u2, u6, 0x20)); Avx.Store(dst + 18, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 24, Avx.Permute2x128(u0, u4, 0x31)); Avx.Store(dst + 30, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 36, Avx.Permute2x128(u2, u6, 0x31)); Avx.Store(dst + 42, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>
@@ -555,6 +585,27 @@ public sealed unsafe class HostGemm : IGemmBackend
         Update(c, c50, alpha, beta); Update(c + 4, c51, alpha, beta);
     }
 
+    /// <summary>
+    /// The sums of a tile of at most MR / 2 rows (the bias gradients' single row: ones x dZ), into sums [rows, nr]:
+    /// per element the micro-kernel's own operations, acc = fma(a[r, k], b[k, j], acc) for k ascending from 0, so
+    /// the same bits, without the 6-row kernel's multiply-adds for rows that are not there.
+    /// </summary>
+    static void FewRows(int rows, int kc, APanel a, float* b, int ldb, float* sums, int nr)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = a.Tile + r * a.Row;
+            for (int j = 0; j < nr; j += 8)
+            {
+                var acc = Vector256<float>.Zero;
+                nint at = 0;
+                for (int k = 0; k < kc; k++, at += a.Step)
+                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(row[at]), Vector256.Load(b + (long)k * ldb + j), acc);
+                acc.Store(sums + r * nr + j);
+            }
+        }
+    }
+
     // dst = alpha * sum + beta * dst, rounded as fma(beta, dst, alpha * sum) in every path.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Update(float* dst, Vector512<float> sum, float alpha, float beta)
@@ -621,15 +672,15 @@ public sealed unsafe class HostGemm : IGemmBackend
         public static PackBuffers ForThread(int aFloats, int bFloats)
         {
             var buffers = current ??= new PackBuffers();
-            if (buffers.a.Length < aFloats + 16) buffers.A = Aligned(aFloats, out buffers.a);
-            if (buffers.b.Length < bFloats + 16) buffers.B = Aligned(bFloats, out buffers.b);
+            if (buffers.a.Length < aFloats + 24) buffers.A = Aligned(aFloats, out buffers.a);
+            if (buffers.b.Length < bFloats + 24) buffers.B = Aligned(bFloats, out buffers.b);
             return buffers;
         }
 
         // Pinned arrays never move, so the aligned pointer stays valid for the array's lifetime.
         static float* Aligned(int floats, out float[] array)
         {
-            array = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
+            array = GC.AllocateUninitializedArray<float>(floats + 24, pinned: true);
             nint address = (nint)Unsafe.AsPointer(ref array[0]);
             return (float*)((address + 63) & ~(nint)63);
         }

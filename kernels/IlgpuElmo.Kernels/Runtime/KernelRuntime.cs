@@ -61,21 +61,23 @@ public sealed class KernelRuntime
     }
 
     /// <summary>
-    /// Runs <paramref name="rowBody"/> for every row in [0, rows) on the host, rows split into one contiguous
-    /// range per core when the <paramref name="elements"/> they cover pay for the hand-off (a vectorised row
-    /// body does a few nanoseconds of work per element; waking a second thread costs microseconds).
+    /// Runs <paramref name="rowBody"/> for every row in [0, rows) on the host, rows split into contiguous ranges
+    /// (<see cref="HostWorkers.PartsPerThread"/> per core, each of at least 8,192 elements) when the
+    /// <paramref name="elements"/> they cover pay for the hand-off (a vectorised row body does a few nanoseconds
+    /// of work per element; waking a second thread costs microseconds).
     /// </summary>
     public static void HostRows(int rows, long elements, Action<int> rowBody)
     {
-        int workers = Math.Min(HostWorkers.Shared.Threads, rows);
-        if (elements < 32768 || workers <= 1)
+        int threads = HostWorkers.Shared.Threads;
+        int parts = (int)Math.Min(Math.Min(rows, (long)threads * HostWorkers.PartsPerThread), elements / 8192);
+        if (elements < 32768 || threads <= 1 || parts <= 1)
         {
             for (int r = 0; r < rows; r++) rowBody(r);
             return;
         }
-        HostWorkers.Shared.Run(workers, w =>
+        HostWorkers.Shared.Run(parts, w =>
         {
-            int start = (int)((long)rows * w / workers), end = (int)((long)rows * (w + 1) / workers);
+            int start = (int)((long)rows * w / parts), end = (int)((long)rows * (w + 1) / parts);
             for (int r = start; r < end; r++) rowBody(r);
         });
     }

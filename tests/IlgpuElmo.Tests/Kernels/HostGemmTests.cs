@@ -74,6 +74,37 @@ public class HostGemmTests
             }
     }
 
+    /// <summary>
+    /// A row of C is the same bits whatever tile it falls in: the first rows of a 12-row product (whole 6-row
+    /// tiles) equal products of just those rows (1-3 rows: the few-rows path; 4-5: a zero-padded edge tile).
+    /// The bias gradients (one row) and inference over fewer rows per step rely on it.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void ARowIsTheSameBitsInAnyTile(HostGemmKernel kind)
+    {
+        var device = TestDevices.Host;
+        var random = new Random(22);
+        using var gemm = new Gemm(new HostGemm(kind, 2));
+        const int n = 70, k = 300;
+        foreach (bool tb in new[] { false, true })
+        {
+            float[] a = TestData.Random(random, 12 * k), b = TestData.Random(random, k * n), c0 = TestData.Random(random, 12 * n);
+            using var db = device.Upload<float>(b, tb ? n : k, tb ? k : n);
+            using var all = device.Upload<float>(a, 12, k);
+            using var cAll = device.Upload<float>(c0, 12, n);
+            gemm.Multiply(device.Stream, all, false, db, tb, cAll, 0.5f, 1f);
+            var expected = cAll.ToArray(device.Stream);
+            for (int m = 1; m <= 5; m++)
+            {
+                using var few = device.Upload<float>(a.AsSpan(0, m * k), m, k);
+                using var cFew = device.Upload<float>(c0.AsSpan(0, m * n), m, n);
+                gemm.Multiply(device.Stream, few, false, db, tb, cFew, 0.5f, 1f);
+                Assert.True(expected.AsSpan(0, m * n).SequenceEqual(cFew.ToArray(device.Stream)), $"{kind} tb={tb}: {m} rows differ from the same rows of 12");
+            }
+        }
+    }
+
     [Fact]
     public void BackendsThatReadBInPlacePackNothing()
     {
