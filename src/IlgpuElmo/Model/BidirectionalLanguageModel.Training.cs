@@ -78,10 +78,10 @@ public sealed partial class BidirectionalLanguageModel
                 state ??= Lstm.CreateState(b);
                 var lengths = LengthsOf(batch.Lengths);
                 var input = EncodeWindow(batch.ForwardTokens, batch.BackwardTokens, steps, b, out _, out _);
+                Lstm.ForwardBothStreams(input, lengths, state, 0f, 0, 0);
                 for (int d = 0; d < 2; d++)
                 {
                     var stack = Lstm.Directions[d];
-                    stack.Forward(s, input.Slice(d * steps, steps), lengths, state, state);
                     var targets = workspace.Get<int>($"targets{d}", n);
                     targets.CopyFrom(s, d == 0 ? batch.ForwardTargets : batch.BackwardTargets);
                     double loss = Head.Loss(s, stack.Output(Options.Lstm.NLayers - 1).Reshape(n, p), targets);
