@@ -8,9 +8,10 @@ namespace IlgpuElmo.Kernels;
 /// are launched through ILGPU or called directly as plain parallel loops on the host.
 /// </summary>
 /// <remarks>
-/// Host execution exists because ILGPU's CPU accelerator simulates GPU threads at about 1 microsecond
-/// each; calling an implicitly grouped kernel's static method from a parallel loop over views of CPU
-/// accelerator buffers computes the same result about 100x faster. Kernels that use groups, shared
+/// Host execution exists because ILGPU's CPU accelerator simulates every GPU thread, at a cost per thread
+/// far above the work of most kernels; calling an implicitly grouped kernel's static method from a parallel
+/// loop over views of CPU accelerator buffers computes the same result much faster (benchmarks/RESULTS.md
+/// times both modes' GEMM). Kernels that use groups, shared
 /// memory or warps cannot run that way; their launchers provide a host implementation of their own.
 /// </remarks>
 public sealed class KernelRuntime

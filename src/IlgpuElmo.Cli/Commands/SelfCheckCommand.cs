@@ -47,7 +47,7 @@ static class SelfCheckCommand
                     ok &= pass;
                     output.WriteLine($"  gemm {m}x{n}x{k} transA={ta,-5} transB={tb,-5} max normwise error {worst:E2} (tolerance {tolerance:E0}) {(pass ? "ok" : "FAIL")}");
                 }
-        var precision = GemmPrecisionCheck.Run(dev, dev.Gemm, dev.Precision);
+        var precision = GemmPrecisionCheck.Run(dev, dev.Stream, dev.Gemm, dev.Precision);
         foreach (var (probe, error) in precision.InputErrors)
             output.WriteLine($"  input rounding, {probe}: max relative error {error:E2}");
         output.WriteLine($"  product U(-1,1) 128^3: max normwise error {precision.ProductError:E2} (tolerance {tolerance:E0})");

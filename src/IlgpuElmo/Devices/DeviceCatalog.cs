@@ -25,7 +25,7 @@ public sealed class DeviceCatalog : IDisposable
     /// <summary>Creates a context over CPU, CUDA and all OpenCL devices (math intrinsics enabled).</summary>
     public static DeviceCatalog Discover()
     {
-        OpenClLibraryResolver.Install();
+        OpenClLibrary.Install();
         var context = Context.Create(builder => builder
             .DefaultCPU()
             .Cuda()

@@ -8,7 +8,7 @@ namespace IlgpuElmo.Distributed;
 /// broadcasts over spans, without MPI.NET's object serialisation. One per process: <see cref="Start"/>
 /// initialises MPI, <see cref="Dispose"/> finalises it. Every call is a collective: all ranks make the same
 /// calls in the same order. MPICH's default error handler aborts the job on a communication failure, and its
-/// launcher ends every rank when one dies (measured: a rank exiting mid-run ends the job within about a second).
+/// launcher ends every rank when one dies.
 /// </summary>
 public sealed unsafe class MpiWorld : IDisposable
 {
@@ -107,7 +107,7 @@ public sealed unsafe class MpiWorld : IDisposable
         Console.Error.WriteLine(message);
         Console.Error.Flush();
         // The launcher forwards a rank's output through a pipe and stops reading it once the abort kills the job:
-        // without a pause the line was lost in 4 of 8 runs of the two tests that check it (measured).
+        // without a pause the line was often lost (the two tests that check it failed intermittently).
         Thread.Sleep(AbortGrace);
         MPI_Abort(MPI_COMM_WORLD, 2);
     }

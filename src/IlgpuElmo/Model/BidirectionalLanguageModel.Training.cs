@@ -4,7 +4,6 @@ using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Softmax;
 using IlgpuElmo.Tensors;
-using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Model;
 

@@ -1,13 +1,12 @@
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuElmo.Kernels;
-using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tensors;
 
 /// <summary>
 /// A row-major tensor in accelerator memory: a view plus a shape (float32 for activations and weights,
-/// int32 for ids). A tensor made by <see cref="ComputeDevice"/> owns its buffer; slices and reshapes
+/// int32 for ids). A tensor made by an <see cref="ITensorAllocator"/> owns its buffer; slices and reshapes
 /// are views of the same memory (no copies) and never free it.
 /// </summary>
 public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
@@ -67,7 +66,7 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
 
     /// <summary>
     /// Copies host data in. Through the stream's <see cref="UploadStaging"/> when it has one (every
-    /// <see cref="ComputeDevice"/> stream does): the host does not wait and <paramref name="source"/> may be
+    /// <c>ComputeDevice</c> stream does): the host does not wait and <paramref name="source"/> may be
     /// reused at once. Otherwise ILGPU's copy, which waits for the stream.
     /// </summary>
     public void CopyFrom(AcceleratorStream stream, ReadOnlySpan<T> source)

@@ -4,6 +4,7 @@ using IlgpuElmo.Data;
 using IlgpuElmo.Distributed;
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Model;
 
 namespace IlgpuElmo.Training;
 

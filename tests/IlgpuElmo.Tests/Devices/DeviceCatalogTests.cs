@@ -1,5 +1,6 @@
 using IlgpuElmo.Cli.Commands;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Linalg;
 
 namespace IlgpuElmo.Tests.Devices;
 

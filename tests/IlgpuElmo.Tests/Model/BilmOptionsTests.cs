@@ -1,6 +1,8 @@
+using IlgpuElmo.Encoders;
 using IlgpuElmo.Devices;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
+using IlgpuElmo.Linalg;
 
 namespace IlgpuElmo.Tests.Model;
 
@@ -123,6 +125,10 @@ public class BilmOptionsTests
         using var folder = new Formats.TempFolder();
         o.Save(folder.File("options.json"));
         Assert.Equal(o.ToJson(), BilmOptions.Load(folder.File("options.json")).Options.ToJson());
+        // Saved over the old file through AtomicFile: the new text whole, no temporary file left beside it.
+        (o with { Seed = 9 }).Save(folder.File("options.json"));
+        Assert.Equal(9ul, BilmOptions.Load(folder.File("options.json")).Options.Seed);
+        Assert.Equal(["options.json"], Directory.GetFiles(folder.Path).Select(Path.GetFileName));
         Assert.Throws<InputException>(() => BilmOptions.Load(folder.File("missing.json")));
     }
 

@@ -2,7 +2,7 @@ using IlgpuElmo.Data;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
 
-namespace IlgpuElmo.Training;
+namespace IlgpuElmo.Model;
 
 /// <summary>What the trainer needs from a language model; the biLM implements it.</summary>
 public interface ILanguageModelTrainee : IHasParameters

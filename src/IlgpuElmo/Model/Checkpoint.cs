@@ -7,7 +7,7 @@ using IlgpuElmo.Formats;
 using IlgpuElmo.Tensors;
 using ILGPU.Runtime;
 
-namespace IlgpuElmo.Training;
+namespace IlgpuElmo.Model;
 
 /// <summary>
 /// A run's checkpoint, DIR/checkpoint.bin: every tensor that determines what happens next (parameters,

@@ -1,7 +1,8 @@
 using IlgpuElmo.Formats;
 using IlgpuElmo.Model;
+using IlgpuElmo.Tests.Formats;
 
-namespace IlgpuElmo.Tests.Formats;
+namespace IlgpuElmo.Tests.Model;
 
 public class BilmWeightNamesTests
 {
