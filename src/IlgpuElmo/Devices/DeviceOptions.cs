@@ -1,6 +1,6 @@
 namespace IlgpuElmo.Devices;
 
-/// <summary>Which kind of accelerator to use. Auto: CUDA, then a qualifying OpenCL device, then the CPU.</summary>
+/// <summary>Which kind of accelerator to use. Auto: CUDA, then a qualifying OpenCL device that is not the host CPU, then the CPU.</summary>
 public enum DeviceKind { Auto, Cuda, OpenCL, Cpu }
 
 /// <summary>GEMM precision on CUDA: TF32 lets cuBLAS use TF32 tensor-op math (inputs with a 10-bit mantissa, FP32's range).</summary>
