@@ -5,25 +5,39 @@ using IlgpuElmo.Kernels;
 namespace IlgpuElmo.Tests.Kernels;
 
 /// <summary>
-/// The PTX an H100 (SM 9.0) would run for the LSTM cell and softmax kernels (and the other reductions
-/// issue 11 reshaped for GPUs: column sums, the tiled GEMM with its 16 accumulators): no approximate instruction
-/// (`tanh.approx`, `ex2.approx`, `lg2.approx`, `rcp.approx`, ... which ILGPU emits for XMath's
-/// transcendentals; see <see cref="KernelMath"/>) and no `.local` state space (register spills or
-/// per-thread arrays in slow local memory).
+/// The PTX an H100 (SM 9.0) would run for every kernel of the kernels assembly (each public static
+/// method named *Kernel): no approximate instruction (`tanh.approx`, `ex2.approx`, `lg2.approx`,
+/// `rcp.approx`, ... which ILGPU emits for XMath's transcendentals; see <see cref="KernelMath"/>) and
+/// no `.local` state space (register spills or per-thread arrays in slow local memory).
 /// </summary>
-public partial class LstmAndSoftmaxPtxTests
+public partial class KernelPtxTests
 {
-    public static TheoryData<string, string> Kernels => new()
+    /// <summary>Every kernel: the public static void methods named *Kernel of the kernels assembly's types.</summary>
+    static IEnumerable<MethodInfo> AllKernels() =>
+        typeof(LstmKernels).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Where(m => m.Name.EndsWith("Kernel") && m.ReturnType == typeof(void));
+
+    public static TheoryData<string, string> Kernels()
     {
-        { nameof(LstmKernels), nameof(LstmKernels.CellForwardKernel) },
-        { nameof(LstmKernels), nameof(LstmKernels.CellBackwardKernel) },
-        { nameof(SoftmaxKernels), nameof(SoftmaxKernels.RowStatsKernel) },
-        { nameof(SoftmaxKernels), nameof(SoftmaxKernels.FinishRowsKernel) },
-        { nameof(SoftmaxKernels), nameof(SoftmaxKernels.GradientKernel) },
-        { nameof(SoftmaxKernels), nameof(SoftmaxKernels.SampledRowsKernel) },
-        { nameof(ElementwiseKernels), nameof(ElementwiseKernels.ColumnSumsPartialKernel) },
-        { nameof(GemmKernels), nameof(GemmKernels.TiledKernel) },
-    };
+        var data = new TheoryData<string, string>();
+        foreach (var m in AllKernels().OrderBy(m => m.DeclaringType!.Name).ThenBy(m => m.Name))
+            data.Add(m.DeclaringType!.Name, m.Name);
+        return data;
+    }
+
+    /// <summary>The list is the whole set: every kernel family is in it, and so is every kernel a launcher loads by name.</summary>
+    [Fact]
+    public void TheKernelListCoversEveryFamily()
+    {
+        var names = AllKernels().Select(m => $"{m.DeclaringType!.Name}.{m.Name}").ToHashSet();
+        foreach (var family in new[] { nameof(CharCnnKernels), nameof(ElementwiseKernels), nameof(EmbeddingKernels), nameof(GemmKernels),
+                     nameof(LstmKernels), nameof(OptimizerKernels), nameof(ReductionKernels), nameof(ScalarMixKernels), nameof(SoftmaxKernels) })
+            Assert.Contains(names, n => n.StartsWith(family + "."));
+        Assert.Contains($"{nameof(CharCnnKernels)}.{nameof(CharCnnKernels.HighwayForwardKernel)}", names);
+        Assert.Contains($"{nameof(ScalarMixKernels)}.{nameof(ScalarMixKernels.CoefficientsKernel)}", names);
+        Assert.True(names.Count >= 50, $"{names.Count} kernels found");
+    }
 
     [GeneratedRegex(@"^\s*[a-z0-9]+(\.[a-z0-9]+)*\.approx(\.[a-z0-9]+)*", RegexOptions.Multiline)]
     private static partial Regex ApproxInstruction();
@@ -55,7 +69,7 @@ public partial class LstmAndSoftmaxPtxTests
     public void TheInspectionFlagsXMathTranscendentals()
     {
         using var compiler = PtxCompiler.Sm90();
-        var findings = Findings(compiler.Compile(typeof(LstmAndSoftmaxPtxTests).GetMethod(nameof(XMathKernel), BindingFlags.NonPublic | BindingFlags.Static)!));
+        var findings = Findings(compiler.Compile(typeof(KernelPtxTests).GetMethod(nameof(XMathKernel), BindingFlags.NonPublic | BindingFlags.Static)!));
         Assert.Contains(findings, f => f.StartsWith("tanh.approx"));
         Assert.Contains(findings, f => f.StartsWith("ex2.approx"));
         Assert.Contains(".local", Findings("\t.local .align 4 .b8 __local_depot0[64];").Single());
