@@ -14,8 +14,8 @@
 # builds; what needs CUDA or PyTorch is skipped and says so; the peers are only byte-compiled):
 #   DRY_RUN=1 OUT=dir bash benchmarks/gpu/run.sh
 #
-# Steps and their budgets (seconds; the sequential sum is 465, the OpenCL check runs beside steps 3-6):
-#   1  setup               30  unpack the bundle (.gpu/env.sh), nvidia-smi
+# Steps and their budgets (seconds; the sequential sum is 460, the OpenCL check runs beside steps 4-6):
+#   1  setup               20  unpack the bundle (.gpu/env.sh), nvidia-smi
 #   2  devices             10  elmo devices
 #   3  opencl-train-check  90  elmo selfcheck --train --device opencl (PoCL on the CPU), tiny models; in the background
 #   4  selfcheck-fp32      15  elmo selfcheck --device cuda --precision fp32 (GEMM against float64, measured math)
@@ -23,12 +23,12 @@
 #   6  cuda-train-check    60  elmo selfcheck --train --device cuda: every head trained and embedded against the CPU host path
 #   7  bench-fp32          45  elmo bench --preset elmo-original --vocab-size 793471 --precision fp32 (10 timed steps)
 #   8  bench-tf32          45  the same, --precision tf32
-#   9  peer-bilm           55  benchmarks/peers/bilm_peer.py: the same model in PyTorch (cuDNN LSTM, and the clipped cell)
-#   10 bdn                100  BenchmarkDotNet, in-process, short jobs: LSTM layer forward and forward+backward,
-#                              the three softmax heads, the gather
-#   11 peer-lstm           30  benchmarks/peers/lstm_peer.py (cuDNN nn.LSTM with proj_size)
-#   12 peer-softmax        35  benchmarks/peers/softmax_peer.py
-#   13 peer-encoder        25  benchmarks/peers/encoder_peer.py (gather, index_add_, char CNN)
+#   9  peer-bilm           45  benchmarks/peers/bilm_peer.py: the same model in PyTorch (cuDNN LSTM, and the clipped cell)
+#   10 bdn-lstm-gather     50  BenchmarkDotNet, in-process short job: LSTM layer forward, forward+backward (fp32, tf32); gather
+#   11 bdn-softmax         65  the same: the three softmax heads, forward+backward (fp32, tf32)
+#   12 peer-lstm           30  benchmarks/peers/lstm_peer.py (cuDNN nn.LSTM with proj_size)
+#   13 peer-softmax        35  benchmarks/peers/softmax_peer.py
+#   14 peer-encoder        25  benchmarks/peers/encoder_peer.py (gather, index_add_, char CNN)
 # Left out to fit: the GEMM suite, the scalar mix, the char CNN and scatter-add suites of ours, the
 # 2-layer bidirectional LSTM benchmark (their peers' figures still print; time them in a second call).
 set -uo pipefail
@@ -45,6 +45,7 @@ tarball="$out/gpu-run.tar.gz"
 summary="$out/summary.txt"
 started=$(date +%s)
 steps=()
+current=
 
 # pack: everything kept so far into the one tarball (after every step, so a killed run still leaves one).
 # Its own temporary name per shell (the background step packs too); tar's "file changed" still packs.
@@ -63,6 +64,7 @@ step() {
   local name=$1 budget=$2 pattern=$3 t0 rc status
   shift 3
   t0=$(date +%s)
+  current="$name $t0 $budget"
   echo "== $name (budget ${budget}s): $*"
   timeout -k 5 "$budget" "$@" 2>&1 | tee "$logs/$name.log"
   rc=${PIPESTATUS[0]}
@@ -74,6 +76,7 @@ step() {
   esac
   printf '%s %s %s\n' "$status" "$(( $(date +%s) - t0 ))" "$budget" > "$logs/$name.status"
   result "$name" "$(grep -E "$pattern" "$logs/$name.log" | tail -n 1 | cut -c1-150)"
+  current=
   pack
   return 0
 }
@@ -102,6 +105,12 @@ table() {
 finish() {
   trap - EXIT INT TERM
   [ -n "${opencl_pid:-}" ] && kill "$opencl_pid" 2>/dev/null
+  if [ -n "${current:-}" ]; then
+    # Interrupted in the middle of a step: it gets a row too.
+    read -r name t0 budget <<< "$current"
+    printf 'interrupted %s %s\n' "$(( $(date +%s) - t0 ))" "$budget" > "$logs/$name.status"
+    steps+=("$name")
+  fi
   echo "== details"
   for name in "${steps[@]}"; do
     case $name in
@@ -111,7 +120,7 @@ finish() {
         grep -E '^  [a-z]|timed steps|positions|tokens per step|ms/step| ms$| us |GB/s' "$logs/$name.log" | tail -n 14 ;;
     esac
   done
-  grep -h -E '^\|' "$logs"/bdn/results/*-report-github.md 2>/dev/null
+  grep -h -E '^\|' "$logs"/bdn-*/results/*-report-github.md 2>/dev/null
   table
   pack
   cp "$logs/summary.txt" "$summary"
@@ -119,7 +128,7 @@ finish() {
   echo "== summary"
   cat "$summary"
   # Exit 1 when a step failed or ran out of time (skipped steps are not failures).
-  if grep -q -E '^[^ ]+ +(FAIL|TIMEOUT|missing)' "$summary"; then exit 1; fi
+  if grep -q -E '^[^ ]+ +(FAIL|TIMEOUT|missing|interrupted)' "$summary"; then exit 1; fi
 }
 trap finish EXIT
 trap 'exit 130' INT
@@ -136,9 +145,9 @@ else
 fi
 if [ "$dry" = 1 ]; then
   echo "DRY RUN: every step on --device cpu at tiny sizes; what needs CUDA or PyTorch is skipped"
-  step setup 30 '.' bash -c "$setup; echo \"CPU: \$(nproc) cores, load \$(cut -d' ' -f1-3 /proc/loadavg)\""
+  step setup 20 '.' bash -c "$setup; echo \"CPU: \$(nproc) cores, load \$(cut -d' ' -f1-3 /proc/loadavg)\""
 else
-  step setup 30 '.' bash -c "$setup; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader"
+  step setup 20 '.' bash -c "$setup; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader"
 fi
 if [ -f .gpu/env.sh ]; then
   source .gpu/env.sh >/dev/null
@@ -152,13 +161,20 @@ fi
 step devices 10 'auto picks' "${elmo[@]}" devices
 
 # OpenCL through PoCL, beside the CUDA checks (none of them is a timing); waited for before the timings.
+# The dry run runs this step on --device cpu (host execution), so its background path is rehearsed too.
 opencl_pid=
-if grep -E -q -- '--device opencl .* yes$' "$logs/devices.log"; then
-  steps+=(opencl-train-check)
-  step opencl-train-check 90 'selfcheck --train' "${elmo[@]}" selfcheck --train --device opencl --size tiny --steps 2 > /dev/null &
-  opencl_pid=$!
+opencl_check=()
+if [ "$dry" = 1 ]; then
+  opencl_check=(--device cpu --size tiny --steps 1)
+elif grep -E -q -- '--device opencl .* yes$' "$logs/devices.log"; then
+  opencl_check=(--device opencl --size tiny --steps 2)
 else
   skip opencl-train-check "no usable OpenCL device in elmo devices (needs OpenCL 2.0+ with the generic address space, e.g. PoCL 4+)"
+fi
+if [ ${#opencl_check[@]} -gt 0 ]; then
+  steps+=(opencl-train-check)
+  step opencl-train-check 90 'selfcheck --train' "${elmo[@]}" selfcheck --train "${opencl_check[@]}" > /dev/null &
+  opencl_pid=$!
 fi
 
 if [ "$dry" = 1 ]; then
@@ -187,16 +203,18 @@ if [ "$dry" != 1 ] && python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is
   python_peers=1
 fi
 if [ "$python_peers" = 1 ]; then
-  step peer-bilm 55 'training step' python3 benchmarks/peers/bilm_peer.py --steps 10 --warmup 3
+  step peer-bilm 45 'training step' python3 benchmarks/peers/bilm_peer.py --steps 10 --warmup 3
 else
   step peers-compile 15 'compiled' bash -c "cd benchmarks/peers && PYTHONPYCACHEPREFIX='$(mktemp -d)' python3 -m py_compile ${peers[*]} && echo 'compiled: ${peers[*]}'"
   skip peer-bilm "needs PyTorch with CUDA (byte-compiled only)"
 fi
 
-# BenchmarkDotNet's in-process short job with 150 ms iterations: a few seconds per case; on a GPU 12 cases
-# (LSTM layer forward and forward+backward x 2 precisions, 3 softmax heads x 2 precisions, gather on cuda and cpu-host).
-step bdn 100 'executed benchmarks' "${benchmarks[@]}" --inprocess --job short --iterationTime 150 \
-  --filter '*LstmBenchmarks.LayerForward*' '*SoftmaxBenchmarks*' '*EmbeddingBenchmarks.Gather*' --artifacts "$logs/bdn"
+# BenchmarkDotNet's in-process short job with 150 ms iterations: a few seconds per case plus its setup (a
+# device, compiled kernels, weights). Two calls, so a timeout in one leaves the other's figures.
+bdn=(--inprocess --job short --iterationTime 150)
+step bdn-lstm-gather 50 'executed benchmarks' "${benchmarks[@]}" "${bdn[@]}" \
+  --filter '*LstmBenchmarks.LayerForward*' '*EmbeddingBenchmarks.Gather*' --artifacts "$logs/bdn-lstm-gather"
+step bdn-softmax 65 'executed benchmarks' "${benchmarks[@]}" "${bdn[@]}" --filter '*SoftmaxBenchmarks*' --artifacts "$logs/bdn-softmax"
 
 if [ "$python_peers" = 1 ]; then
   step peer-lstm 30 'layer forward\+backward' python3 benchmarks/peers/lstm_peer.py
