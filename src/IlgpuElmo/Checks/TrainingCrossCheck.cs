@@ -178,13 +178,13 @@ public static class TrainingCrossCheck
                 {
                     int at = t * batch.BatchSize + b;
                     bool real = t < batch.Lengths[b];
-                    int f = real ? ZipfId(random, vocabulary.Count) : vocabulary.EosId;
-                    int k = real ? ZipfId(random, vocabulary.Count) : vocabulary.EosId;
-                    batch.ForwardInputs[at] = f;
-                    batch.ForwardTokens[at] = vocabulary.Words[f];
+                    int forward = real ? ZipfId(random, vocabulary.Count) : vocabulary.EosId;
+                    int backward = real ? ZipfId(random, vocabulary.Count) : vocabulary.EosId;
+                    batch.ForwardInputs[at] = forward;
+                    batch.ForwardTokens[at] = vocabulary.Words[forward];
                     batch.ForwardTargets[at] = real ? ZipfId(random, vocabulary.Count) : -1;
-                    batch.BackwardInputs[at] = k;
-                    batch.BackwardTokens[at] = vocabulary.Words[k];
+                    batch.BackwardInputs[at] = backward;
+                    batch.BackwardTokens[at] = vocabulary.Words[backward];
                     batch.BackwardTargets[at] = real ? ZipfId(random, vocabulary.Count) : -1;
                 }
             windows.Add(batch);
