@@ -136,7 +136,13 @@ trap 'exit 143' TERM
 
 # The bundle, or in a dry run the Release builds where there is none.
 if [ -f .gpu/env.sh ]; then
-  setup='source .gpu/env.sh && echo "bundle: $GPU_BUNDLE" && ls "$GPU_BUNDLE" && dotnet --list-runtimes'
+  # env.sh unpacks a project only where it is not unpacked yet: a copy from another bundle (its stamp, the
+  # tarball's mtime, differs) goes first.
+  setup='bundle=$(sed -n "s/^export GPU_BUNDLE=//p" .gpu/env.sh)
+for t in .gpu/*.app.tar.xz; do n=$(basename "$t" .app.tar.xz)
+  if [ "$(cat "$bundle/$n.stamp" 2>/dev/null)" != "$(stat -c %Y "$t")" ]; then rm -rf "${bundle:?}/$n"; fi; done
+source .gpu/env.sh && for t in .gpu/*.app.tar.xz; do stat -c %Y "$t" > "$GPU_BUNDLE/$(basename "$t" .app.tar.xz).stamp"; done
+echo "bundle: $GPU_BUNDLE" && ls -l "$GPU_BUNDLE" && dotnet --list-runtimes'
 elif [ "$dry" = 1 ]; then
   setup='echo "no .gpu/ bundle: the Release builds"; ls src/IlgpuElmo.Cli/bin/Release/net10.0/elmo.dll benchmarks/IlgpuElmo.Benchmarks/bin/Release/net10.0/IlgpuElmo.Benchmarks.dll'
 else
