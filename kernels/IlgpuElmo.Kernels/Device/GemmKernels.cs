@@ -28,7 +28,8 @@ public sealed class GemmKernels
         tiled = acc.LoadKernel<GemmParams, ArrayView<float>, ArrayView<float>, ArrayView<float>>(TiledKernel);
         // Square groups: 16x16 on GPUs, 4x4 on the default CPU accelerator (16 threads per group).
         groupSide = 1;
-        while ((groupSide * 2) * (groupSide * 2) <= Math.Min(256, runtime.MaxGroupSize)) groupSide *= 2;
+        int limit = Math.Min(256, runtime.MaxGroupSizeOf(tiled));
+        while ((groupSide * 2) * (groupSide * 2) <= limit) groupSide *= 2;
     }
 
     /// <summary>Side of the square thread group the tiled kernel uses here.</summary>

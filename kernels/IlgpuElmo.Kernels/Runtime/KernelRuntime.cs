@@ -41,6 +41,22 @@ public sealed class KernelRuntime
     /// <summary>Largest group a launcher may use on this accelerator (16 on ILGPU's default CPU device).</summary>
     public int MaxGroupSize => Accelerator.MaxNumThreadsPerGroup;
 
+    /// <summary>
+    /// Largest group every one of <paramref name="launchers"/> (loaded explicitly grouped kernels) may be launched
+    /// with: the device's maximum, lowered to each kernel's own where ILGPU exposes it (<see cref="KernelGroupLimit"/>).
+    /// Implicitly grouped kernels need no check: ILGPU sizes their groups from the kernel's own occupancy.
+    /// </summary>
+    public int MaxGroupSizeOf(params Delegate[] launchers) =>
+        launchers.Aggregate(MaxGroupSize, (limit, launcher) => Math.Min(limit, KernelGroupLimit.Of(launcher) ?? limit));
+
+    /// <summary>The largest power of two no larger than <paramref name="preferred"/> and <paramref name="limit"/> (at least 1).</summary>
+    public static int PowerOfTwoGroup(int preferred, int limit)
+    {
+        int group = 1;
+        while (group * 2 <= Math.Min(preferred, limit)) group *= 2;
+        return group;
+    }
+
     public int WarpSize => Accelerator.WarpSize;
 
     /// <summary>Runs <paramref name="body"/> for every index in [0, n) on the host, in a few coarse chunks (<see cref="HostWorkers"/>).</summary>

@@ -36,7 +36,7 @@ public sealed class ComputeDevice : ITensorAllocator, IDisposable
         Precision = options.Precision ?? Linalg.Precision.Fp32;
         Stream = accelerator.AcceleratorType == AcceleratorType.Cuda ? accelerator.CreateStream() : accelerator.DefaultStream;
         SecondStream = accelerator.AcceleratorType == AcceleratorType.Cuda ? accelerator.CreateStream() : accelerator.DefaultStream;
-        Staging = new UploadStaging(Stream);
+        Staging = new UploadStaging(Stream, log: log);
         Gemm = new Gemm(CreateGemmBackend(log));
     }
 

@@ -2,7 +2,7 @@ using IlgpuElmo.Linalg;
 
 namespace IlgpuElmo.Devices;
 
-/// <summary>Which kind of accelerator to use. Auto: CUDA, then a qualifying OpenCL device, then the CPU.</summary>
+/// <summary>Which kind of accelerator to use. Auto: CUDA, then a qualifying OpenCL device that is not the host CPU, then the CPU.</summary>
 public enum DeviceKind { Auto, Cuda, OpenCL, Cpu }
 
 /// <summary>

@@ -26,7 +26,6 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
 {
     readonly ComputeDevice device;
     readonly CharCnnKernels cnn;
-    readonly EmbeddingKernels embedding;
     readonly ElementwiseKernels elementwise;
     readonly Workspace workspace;
     readonly List<Parameter> parameters = [];
@@ -44,7 +43,6 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
         Options = options;
         OutputSize = projectionDim;
         cnn = device.Kernels(rt => new CharCnnKernels(rt));
-        embedding = device.Kernels(rt => new EmbeddingKernels(rt));
         elementwise = device.Kernels(rt => new ElementwiseKernels(rt));
         workspace = new Workspace(device);
         activation = options.Activation == CharActivation.Tanh ? CharCnnKernels.Tanh : CharCnnKernels.Relu;
@@ -238,9 +236,10 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
             device.Gemm.Multiply(stream, gradConv, false, weight.Value.Reshape(p.Width * p.EmbedDim, p.Filters), true, windows);
             cnn.WindowsBackward(stream, p, windows.View, gradEmbedded.View);
         }
-        // Atomic adds (262 rows receive N*50 row gradients): on GPUs the float sums are not bit-reproducible.
-        embedding.ScatterAdd(stream, gradEmbedded.View, d, ids.View, CharEmbed.Gradient.View);
-        CharEmbed.Gradient.View.SubView(0, d).MemSetToZero(stream);
+        // Atomic adds for real characters (on GPUs the float sums are not bit-reproducible); the padding
+        // character's positions summed per token first; padding tokens (id 0) add nothing to row 0.
+        cnn.EmbeddingGradient(stream, new CharEmbeddingParams(n, CharacterMapper.MaxCharacters, d, CharacterMapper.Padding + 1),
+            ids.View, gradEmbedded.View, CharEmbed.Gradient.View);
         savedIds = null;
     }
 

@@ -24,7 +24,7 @@ public partial class FolderDependenciesTests
         ["Model"],
         ["Distributed"],
         ["Training"],
-        ["Probing", "Reporting"],
+        ["Probing", "Reporting", "Checks"],
     ];
 
     static string Library => Path.Combine(Repository.Root, "src", "IlgpuElmo");
