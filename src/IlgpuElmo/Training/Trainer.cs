@@ -49,6 +49,13 @@ public sealed class Trainer(
     bool Writes => Replicas?.IsRoot ?? true;
 
     public long Step => step;
+
+    /// <summary>Where steps, evaluations, checkpoints and messages are reported from now on.</summary>
+    public ITrainingObserver Observer
+    {
+        get => observer;
+        set => observer = value;
+    }
     public MetricsLog Metrics => metrics;
 
     IEnumerable<(string Name, Tensors.DeviceTensor<float> Tensor)> CheckpointTensors() =>
