@@ -1,6 +1,7 @@
 using System.CommandLine;
 using IlgpuElmo.Data;
 using IlgpuElmo.Model;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli;
 

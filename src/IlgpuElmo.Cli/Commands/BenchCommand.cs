@@ -4,6 +4,7 @@ using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli.Commands;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
 using IlgpuElmo.Formats;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli.Commands;
 

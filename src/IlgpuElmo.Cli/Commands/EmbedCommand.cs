@@ -6,6 +6,7 @@ using IlgpuElmo.Data;
 using IlgpuElmo.Formats;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Model;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli.Commands;
 

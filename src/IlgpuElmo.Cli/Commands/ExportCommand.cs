@@ -1,5 +1,6 @@
 using System.CommandLine;
 using IlgpuElmo.Model;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli.Commands;
 

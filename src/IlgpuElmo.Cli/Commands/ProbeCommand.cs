@@ -5,6 +5,7 @@ using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
 using IlgpuElmo.Probing;
 using IlgpuElmo.Reporting;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli.Commands;
 

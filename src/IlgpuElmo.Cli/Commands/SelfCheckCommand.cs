@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using IlgpuElmo.Linalg;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli.Commands;
 

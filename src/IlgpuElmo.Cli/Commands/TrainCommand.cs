@@ -4,6 +4,7 @@ using IlgpuElmo.Distributed;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
 using Spectre.Console;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli.Commands;
 

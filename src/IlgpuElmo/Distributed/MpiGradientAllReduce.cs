@@ -2,6 +2,7 @@ using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
 using IlgpuElmo.Training;
 using ILGPU.Runtime;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Distributed;
 

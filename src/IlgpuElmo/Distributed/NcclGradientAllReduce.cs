@@ -2,6 +2,7 @@ using IlgpuElmo.Distributed.Nccl;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Training;
 using ILGPU.Runtime;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Distributed;
 

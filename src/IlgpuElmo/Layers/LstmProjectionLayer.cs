@@ -1,6 +1,7 @@
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Tensors;
 using ILGPU.Runtime;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Layers;
 

@@ -1,5 +1,6 @@
 using IlgpuElmo.Tensors;
 using ILGPU.Runtime;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Layers;
 

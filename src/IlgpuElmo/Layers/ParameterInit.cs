@@ -1,3 +1,4 @@
+using IlgpuElmo.Devices;
 namespace IlgpuElmo.Layers;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Tensors;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Layers;
 

@@ -1,4 +1,5 @@
 using IlgpuElmo.Tensors;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Layers;
 

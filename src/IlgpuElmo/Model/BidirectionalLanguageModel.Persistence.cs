@@ -1,5 +1,6 @@
 using IlgpuElmo.Data;
 using IlgpuElmo.Training;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Model;
 

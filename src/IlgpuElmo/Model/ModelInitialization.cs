@@ -1,6 +1,7 @@
 using IlgpuElmo.Data;
 using IlgpuElmo.Formats;
 using IlgpuElmo.Layers;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Model;
 

@@ -45,7 +45,7 @@ public static class ModelPresets
     /// <summary>
     /// The hour's setting: the cpu-small model for 20 epochs with dropout 0.1 (dropout 0 is measured only for
     /// four and five epochs), Adam at 0.004 warmed up over 50 steps and decayed linearly to a tenth: the options of the
-    /// 20-epoch run measured in the README.
+    /// 20-epoch run measured in docs/training.md.
     /// </summary>
     public static BilmOptions CpuLong => CpuSmall with
     {

@@ -1,5 +1,6 @@
 using IlgpuElmo.Data;
 using IlgpuElmo.Model;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Probing;
 

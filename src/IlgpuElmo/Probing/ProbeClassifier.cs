@@ -5,6 +5,7 @@ using IlgpuElmo.Model;
 using IlgpuElmo.Softmax;
 using IlgpuElmo.Tensors;
 using IlgpuElmo.Training;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Probing;
 

@@ -2,6 +2,7 @@ using ILGPU.Runtime;
 using IlgpuElmo.Data;
 using IlgpuElmo.Model;
 using IlgpuElmo.Tensors;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Probing;
 

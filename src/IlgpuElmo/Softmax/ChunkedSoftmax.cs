@@ -2,6 +2,7 @@ using IlgpuElmo.Kernels;
 using IlgpuElmo.Tensors;
 using ILGPU;
 using ILGPU.Runtime;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Softmax;
 

@@ -2,6 +2,7 @@ using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
 using ILGPU.Runtime;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Softmax;
 

@@ -1,6 +1,7 @@
 using IlgpuElmo.Tensors;
 using IlgpuElmo.Kernels;
 using ILGPU.Runtime;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Softmax;
 

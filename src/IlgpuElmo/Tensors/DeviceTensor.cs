@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuElmo.Kernels;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tensors;
 

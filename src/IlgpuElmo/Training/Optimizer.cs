@@ -4,6 +4,7 @@ using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Model;
 using IlgpuElmo.Tensors;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Training;
 

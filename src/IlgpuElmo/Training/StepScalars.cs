@@ -1,6 +1,7 @@
 using IlgpuElmo.Tensors;
 using ILGPU;
 using ILGPU.Runtime;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Training;
 

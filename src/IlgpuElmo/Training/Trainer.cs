@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using IlgpuElmo.Data;
 using IlgpuElmo.Distributed;
 using IlgpuElmo.Kernels;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Training;
 

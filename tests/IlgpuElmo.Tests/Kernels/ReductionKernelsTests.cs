@@ -1,4 +1,5 @@
 using IlgpuElmo.Kernels;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tests.Kernels;
 

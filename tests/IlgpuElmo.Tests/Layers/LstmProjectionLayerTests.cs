@@ -1,6 +1,7 @@
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tests.Reference;
 using static IlgpuElmo.Tests.Layers.LstmTestData;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tests.Layers;
 

@@ -2,6 +2,7 @@ using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tests.Reference;
 using static IlgpuElmo.Tests.Layers.LstmTestData;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tests.Layers;
 

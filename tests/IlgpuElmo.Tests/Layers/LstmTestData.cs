@@ -1,6 +1,7 @@
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
 using IlgpuElmo.Tests.Reference;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tests.Layers;
 

@@ -2,6 +2,7 @@ using IlgpuElmo.Kernels;
 using IlgpuElmo.Linalg;
 using IlgpuElmo.Tensors;
 using IlgpuElmo.Tests.Reference;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tests.Linalg;
 

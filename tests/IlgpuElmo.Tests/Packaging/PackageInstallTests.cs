@@ -20,7 +20,7 @@ public class PackageInstallTests(ITestOutputHelper log)
     [Fact]
     public void ThePackedToolTrainsAndThePackageRunsTheReadmeExample()
     {
-        string repository = RepositoryRoot();
+        string repository = Repository.Root;
         string configuration = typeof(PackageInstallTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
         string version = $"0.0.0-test.{Guid.NewGuid():N}";
         using var temp = new TempDirectory();
@@ -100,13 +100,6 @@ public class PackageInstallTests(ITestOutputHelper log)
         var sample = new Regex("\"runs/[0-9-]+\"");
         Assert.Single(sample.Matches(code));
         return sample.Replace(code, '"' + runFolder.Replace("\\", "\\\\") + '"');
-    }
-
-    static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "IlgpuElmo.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"No IlgpuElmo.sln above {AppContext.BaseDirectory}.");
     }
 
     static string GlobalPackagesFolder() =>

@@ -1,6 +1,7 @@
 using IlgpuElmo.Softmax;
 using IlgpuElmo.Tests.Reference;
 using static IlgpuElmo.Tests.Softmax.SoftmaxTestHelpers;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tests.Softmax;
 

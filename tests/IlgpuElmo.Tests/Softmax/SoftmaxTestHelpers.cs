@@ -1,5 +1,6 @@
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tests.Softmax;
 

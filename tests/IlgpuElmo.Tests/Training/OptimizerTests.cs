@@ -3,6 +3,7 @@ using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
+using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tests.Training;
 

@@ -1,8 +1,7 @@
-using IlgpuElmo.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace IlgpuElmo.Linalg;
+namespace IlgpuElmo.Kernels;
 
 /// <summary>
 /// One implementation of the row-major strided-batched GEMM described by <see cref="GemmParams"/>.

@@ -2,7 +2,6 @@ using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using System.Numerics.Tensors;
-using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Kernels;
 

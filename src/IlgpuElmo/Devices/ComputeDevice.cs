@@ -9,7 +9,7 @@ using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 
-namespace IlgpuElmo;
+namespace IlgpuElmo.Devices;
 
 /// <summary>
 /// The accelerator everything runs on, chosen in one place from <see cref="DeviceOptions"/>: its streams,

@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace IlgpuElmo.Tensors;
+namespace IlgpuElmo.Kernels;
 
 /// <summary>Host access to CPU-accelerator views, for host execution paths.</summary>
 public static class HostViews

@@ -3,7 +3,6 @@ using ILGPU;
 using ILGPU.Runtime;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
-using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Kernels;
 

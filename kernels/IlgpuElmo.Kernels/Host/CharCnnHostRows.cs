@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using ILGPU;
-using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Kernels;
 

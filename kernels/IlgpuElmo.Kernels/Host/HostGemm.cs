@@ -2,12 +2,10 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using IlgpuElmo.Kernels;
-using IlgpuElmo.Tensors;
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace IlgpuElmo.Linalg;
+namespace IlgpuElmo.Kernels;
 
 /// <summary>
 /// A packed, cache-blocked GEMM on the host (BLIS's five loops around a micro-kernel), for ILGPU's CPU

@@ -1,7 +1,6 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
-using IlgpuElmo.Tensors;
 
 namespace IlgpuElmo.Kernels;
 
