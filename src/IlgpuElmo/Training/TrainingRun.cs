@@ -1,4 +1,5 @@
 using IlgpuElmo.Data;
+using IlgpuElmo.Devices;
 using IlgpuElmo.Distributed;
 using IlgpuElmo.Model;
 using IlgpuElmo.Reporting;
