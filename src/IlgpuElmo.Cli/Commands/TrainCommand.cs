@@ -99,43 +99,68 @@ static class TrainCommand
         bool root = parallel is not { World.IsRoot: false };
         var log = root ? Console.Error : TextWriter.Null;
         CheckArguments(a, root);
+        // From here on a signal is answered with a line: before the folder is claimed nothing is written, while
+        // training a checkpoint is saved, during the final test evaluation result.json says so.
+        using var interrupt = new StopSignals(cancel);
         if (parallel is not null) deviceOptions = DataParallel.DeviceOfLocalRank(deviceOptions, MpiLaunch.LocalRank(Environment.GetEnvironmentVariables()));
         using var device = ComputeDevice.Create(deviceOptions, log);
         device.MemoryHint = "lower batch_size in the options (or the model size)";
-        using var run = a.Resume is { } folder
-            ? TrainingRun.Resume(device, new ResumeRequest(folder)
-            {
-                Steps = a.Steps, Epochs = a.Epochs, FromPrevious = a.FromPrevious, Options = a.Options, Vocabulary = a.Vocab,
-            }, log, parallel)
-            : TrainingRun.Start(device, new NewRunRequest
-            {
-                Train = a.Train, Dev = a.Dev, Test = a.Test, Vocabulary = a.Vocab, MinCount = a.MinCount, Options = a.Options, Preset = a.Preset,
-                Folder = a.Out, Overwrite = a.Overwrite, Steps = a.Steps, Epochs = a.Epochs, CheckpointEvery = a.CheckpointEvery,
-                EvalEvery = a.EvalEvery, Seed = a.Seed, InitFrom = a.Init?.RunFolder, InitOptions = a.Init?.Options,
-                InitWeights = a.Init?.Weights, Freeze = a.Init?.Freeze ?? false,
-            }, log, parallel);
-
-        TrainingOutcome outcome;
-        bool live = root && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-        using (var interrupt = new StopSignals(cancel))
+        TrainingRun run;
+        try
         {
-            // Signals after training take their default action: the last checkpoint is already saved.
-            outcome = live
+            run = a.Resume is { } folder
+                ? TrainingRun.Resume(device, new ResumeRequest(folder)
+                {
+                    Steps = a.Steps, Epochs = a.Epochs, FromPrevious = a.FromPrevious, Options = a.Options, Vocabulary = a.Vocab,
+                    Train = a.Train, Dev = a.Dev, Test = a.Test, Seed = a.Seed,
+                }, log, parallel)
+                : TrainingRun.Start(device, new NewRunRequest
+                {
+                    Train = a.Train, Dev = a.Dev, Test = a.Test, Vocabulary = a.Vocab, MinCount = a.MinCount, Options = a.Options, Preset = a.Preset,
+                    Folder = a.Out, Overwrite = a.Overwrite, Steps = a.Steps, Epochs = a.Epochs, CheckpointEvery = a.CheckpointEvery,
+                    EvalEvery = a.EvalEvery, Seed = a.Seed, InitFrom = a.Init?.RunFolder, InitOptions = a.Init?.Options,
+                    InitWeights = a.Init?.Weights, Freeze = a.Init?.Freeze ?? false,
+                }, log, parallel, interrupt.Token);
+        }
+        catch (OperationCanceledException) when (interrupt.Token.IsCancellationRequested)
+        {
+            log.WriteLine($"interrupted before the run started: no run folder was made{(a.Out is { } o ? $" ({o} is as it was)" : "")}.");
+            return interrupt.ExitCode;
+        }
+        using (run)
+        {
+            bool live = root && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+            var outcome = live
                 ? AnsiConsole.Progress()
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
                     .Start(ctx => run.Train(new ConsoleTrainingObserver(ctx.AddTask("starting", maxValue: run.Settings.TotalSteps), log), interrupt.Token))
                 : run.Train(new ConsoleTrainingObserver(null, log), interrupt.Token);
             if (outcome == TrainingOutcome.Interrupted) return interrupt.ExitCode;
+            if (run.Test(interrupt.Token) is not { } result) return 0;
+            if (result.TestInterrupted == true)
+            {
+                log.WriteLine($"interrupted during the final test evaluation: training is complete ({result.Steps} steps, {Checkpoint.PathIn(run.Folder)}) " +
+                    $"and {TrainingResult.PathIn(run.Folder)} has no test perplexity; get it with elmo eval --model {run.Folder} --test {CorpusArgument(run.Settings.TestFiles!)}");
+                return interrupt.ExitCode;
+            }
+            if (result.TestPerplexity is double mean)
+            {
+                Console.WriteLine($"test perplexity: forward {result.TestPerplexityForward:F2}, backward {result.TestPerplexityBackward:F2}, mean {mean:F2} over {result.TestTokens} tokens");
+                double unigram = result.UnigramTestPerplexity!.Value, ratio = unigram / mean;
+                Console.WriteLine($"unigram perplexity on the same test split: {unigram:F2} (the biLM's is {(ratio >= 1 ? $"{ratio:F2}x lower" : $"{1 / ratio:F2}x higher")})");
+            }
+            Console.WriteLine($"model and metrics in {run.Folder}");
+            return 0;
         }
-        if (run.Test() is not { } result) return 0;
-        if (result.TestPerplexity is double mean)
-        {
-            Console.WriteLine($"test perplexity: forward {result.TestPerplexityForward:F2}, backward {result.TestPerplexityBackward:F2}, mean {mean:F2} over {result.TestTokens} tokens");
-            double unigram = result.UnigramTestPerplexity!.Value, ratio = unigram / mean;
-            Console.WriteLine($"unigram perplexity on the same test split: {unigram:F2} (the biLM's is {(ratio >= 1 ? $"{ratio:F2}x lower" : $"{1 / ratio:F2}x higher")})");
-        }
-        Console.WriteLine($"model and metrics in {run.Folder}");
-        return 0;
+    }
+
+    /// <summary>A --test argument naming <paramref name="files"/>: their folder when they are all its files, else the files joined by commas.</summary>
+    static string CorpusArgument(IReadOnlyList<string> files)
+    {
+        string? folder = Path.GetDirectoryName(files[0]);
+        bool wholeFolder = folder is not null && files.All(f => Path.GetDirectoryName(f) == folder)
+            && Directory.Exists(folder) && Directory.GetFiles(folder).Count(f => !Path.GetFileName(f).StartsWith('.')) == files.Count;
+        return wholeFolder ? folder! : string.Join(",", files);
     }
 
     static void CheckArguments(TrainArguments a, bool root)
@@ -149,6 +174,8 @@ static class TrainCommand
             throw new InputException($"--resume {a.Resume} continues the run in its own folder; give it without --out and --overwrite.");
         if (a.Resume is not null && a.Init?.Given == true)
             throw new InputException($"--resume {a.Resume} continues a run from its checkpoint; --init, --init-options, --init-weights and --freeze start a new one: give one or the other.");
+        if (a.Resume is not null && a.Preset is not null)
+            throw new InputException($"--preset {a.Preset} chooses a new run's options; the run in {a.Resume} continues with its own options.json: resume without --preset.");
         if (a.FromPrevious && a.Resume is null)
             throw new InputException("--from-previous goes with --resume DIR: it picks that run's previous checkpoint.");
         // Before any work: a file in the way, or a folder that holds a run or is in use, is refused now.

@@ -2,8 +2,9 @@ namespace IlgpuElmo.Training;
 
 /// <summary>
 /// What continuing a run is asked for (`elmo train --resume DIR`): a new step target, or the previous
-/// checkpoint when the latest is damaged. <see cref="Options"/> and <see cref="Vocabulary"/>, when given,
-/// must be the run's own: the run continues with what it recorded.
+/// checkpoint when the latest is damaged. The options, vocabulary, corpora and seed, when given, must be
+/// the run's own: a run continues with what it recorded (training a model further on other text is a new
+/// run started from it, <see cref="NewRunRequest.InitFrom"/>).
 /// </summary>
 public sealed record ResumeRequest(string Folder)
 {
@@ -21,4 +22,16 @@ public sealed record ResumeRequest(string Folder)
 
     /// <summary>A vocabulary file that must equal the run's vocab.txt.</summary>
     public string? Vocabulary { get; init; }
+
+    /// <summary>A training corpus that must expand to the run's recorded files.</summary>
+    public string? Train { get; init; }
+
+    /// <summary>A held-out corpus that must expand to the run's recorded files.</summary>
+    public string? Dev { get; init; }
+
+    /// <summary>A test corpus that must expand to the run's recorded files.</summary>
+    public string? Test { get; init; }
+
+    /// <summary>A seed that must be the run's.</summary>
+    public ulong? Seed { get; init; }
 }

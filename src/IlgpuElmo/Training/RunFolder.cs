@@ -19,6 +19,17 @@ public static class RunFolder
         File.Exists(Path.Combine(folder, "run.json")) || File.Exists(Path.Combine(folder, "options.json")) || File.Exists(Checkpoint.PathIn(folder));
 
     /// <summary>
+    /// Whether <paramref name="path"/> is a file of the run in its folder (one of <see cref="RunFiles"/> or
+    /// the lock's files, in a folder that <see cref="HoldsRun"/>): only `elmo train` writes those.
+    /// </summary>
+    public static bool IsRunFile(string path)
+    {
+        string name = Path.GetFileName(path);
+        return HoldsRun(Path.GetDirectoryName(Path.GetFullPath(path))!)
+            && (RunFiles.Contains(name) || name is RunFolderLock.LockFileName or RunFolderLock.OwnerFileName);
+    }
+
+    /// <summary>
     /// Checks, before any work, that <paramref name="folder"/> may receive a new run: it is not a file,
     /// no other process holds it, and it holds no run unless <paramref name="overwrite"/>. Creates nothing.
     /// </summary>

@@ -20,6 +20,9 @@ public sealed record TrainingResult(
     [JsonPropertyName("unigram_test_perplexity")] public double? UnigramTestPerplexity { get; init; }
     [JsonPropertyName("test_tokens")] public long? TestTokens { get; init; }
 
+    /// <summary>True when a signal stopped the final test evaluation (training itself was complete); null otherwise.</summary>
+    [JsonPropertyName("test_interrupted")] public bool? TestInterrupted { get; init; }
+
     static readonly JsonSerializerOptions Format = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
     public static string PathIn(string runDirectory) => Path.Combine(runDirectory, FileName);

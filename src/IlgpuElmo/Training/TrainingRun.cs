@@ -67,6 +67,7 @@ public sealed class TrainingRun : IDisposable
                 Checkpoint.Fingerprint(Options.ToJson()), Checkpoint.Fingerprint(string.Join('\n', Vocabulary.Words)))
             {
                 Replicas = replicas,
+                RunId = Settings.RunId,
             };
         }
         catch
@@ -101,13 +102,20 @@ public sealed class TrainingRun : IDisposable
     /// claimed, then the folder is claimed (refusing one that holds a run unless told to overwrite, or one in
     /// use) and the run's options.json, vocab.txt and run.json are written. Notes and warnings go to <paramref name="log"/>.
     /// </summary>
-    public static TrainingRun Start(ComputeDevice device, NewRunRequest request, TextWriter? log = null, DataParallel? parallel = null)
+    /// <remarks>
+    /// <paramref name="cancel"/> stops the preparation before the folder is claimed (an
+    /// <see cref="OperationCanceledException"/>, nothing written); once the folder is claimed the run is made,
+    /// and a cancelled <see cref="Train"/> saves a checkpoint at step 0.
+    /// </remarks>
+    public static TrainingRun Start(ComputeDevice device, NewRunRequest request, TextWriter? log = null, DataParallel? parallel = null,
+        CancellationToken cancel = default)
     {
         log ??= TextWriter.Null;
+        int ranks = parallel?.World.Size ?? 1;
         using var init = ModelInitialization.Open(device, request.InitFrom, request.InitOptions, request.InitWeights);
         var prepared = RunPreparation.Prepare(
-            () => RunPreparation.New(request, device, init, log),
-            folder => RunPreparation.Resume(new ResumeRequest(folder), log, claim: false),
+            () => RunPreparation.New(request, device, init, log, ranks, cancel),
+            folder => RunPreparation.Resume(new ResumeRequest(folder), device, log, ranks, claim: false),
             parallel?.World);
         return new TrainingRun(device, prepared, init, log, parallel);
     }
@@ -120,9 +128,10 @@ public sealed class TrainingRun : IDisposable
     public static TrainingRun Resume(ComputeDevice device, ResumeRequest request, TextWriter? log = null, DataParallel? parallel = null)
     {
         log ??= TextWriter.Null;
+        int ranks = parallel?.World.Size ?? 1;
         var prepared = RunPreparation.Prepare(
-            () => RunPreparation.Resume(request, log, claim: true),
-            _ => RunPreparation.Resume(request, log, claim: false),
+            () => RunPreparation.Resume(request, device, log, ranks, claim: true),
+            _ => RunPreparation.Resume(request, device, log, ranks, claim: false),
             parallel?.World);
         var run = new TrainingRun(device, prepared, null, log, parallel);
         try
@@ -157,16 +166,29 @@ public sealed class TrainingRun : IDisposable
 
     /// <summary>
     /// The test perplexity (when the run has a test corpus) beside the unigram model's, written with the
-    /// step count to result.json; null on the ranks other than 0.
+    /// step count to result.json; null on the ranks other than 0. When <paramref name="cancel"/> stops the
+    /// evaluation, result.json says so (<see cref="TrainingResult.TestInterrupted"/>): the trained model is
+    /// complete, and `elmo eval` gives its test perplexity.
     /// </summary>
-    public TrainingResult? Test()
+    public TrainingResult? Test(CancellationToken cancel = default)
     {
         if (!Writes) return null;
         var result = new TrainingResult(Folder, Settings.TotalSteps);
         if (Settings.TestFiles is { } tests)
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            var (f, b, tokens) = model.Evaluate(new LmBatcher(tests, Vocabulary, Options.BatchSize, Options.UnrollSteps, training: false, Settings.Seed));
+            double f, b;
+            long tokens;
+            try
+            {
+                (f, b, tokens) = model.Evaluate(new LmBatcher(tests, Vocabulary, Options.BatchSize, Options.UnrollSteps, training: false, Settings.Seed), cancel: cancel);
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                result = result with { TestInterrupted = true };
+                result.Write(Folder);
+                return result;
+            }
             var report = EvaluationReport.FromLosses(Settings.TotalSteps, f, b, tokens, watch.Elapsed.TotalSeconds);
             result = result with
             {
