@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using IlgpuElmo.Cli.Commands;
 using IlgpuElmo.Devices;
 using IlgpuElmo.Tensors;
@@ -11,14 +12,22 @@ public static class Program
     public static int Main(string[] args) => Run(args, Console.Error);
 
     /// <summary>
-    /// Runs a command line; user errors print one clear message (no stack trace) and return 2. I/O errors
-    /// count as the user's (a full disk, a missing permission): .NET's messages name the path.
+    /// Runs a command line; user errors print one clear message (no stack trace) and return 2: a command
+    /// line that does not parse (<see cref="CommandLineErrors"/>) as well as bad input. I/O errors count as
+    /// the user's (a full disk, a missing permission): .NET's messages name the path. Help is printed only
+    /// when asked for (--help), with exit code 0.
     /// </summary>
     public static int Run(string[] args, TextWriter error)
     {
         try
         {
-            return BuildRoot().Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            var parse = BuildRoot().Parse(args);
+            if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
+            {
+                error.WriteLine($"error: {CommandLineErrors.Describe(parse)}");
+                return 2;
+            }
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (IsUserError(e))
         {
@@ -45,6 +54,7 @@ public static class Program
         root.Subcommands.Add(ProbeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(PlotCommand.Create());
+        CommandLineErrors.ExplainNumbers(root);
         return root;
     }
 }

@@ -3,10 +3,11 @@ using System.Diagnostics;
 using System.Globalization;
 using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
+using IlgpuElmo.Devices;
 using IlgpuElmo.Formats;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Model;
-using IlgpuElmo.Devices;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Cli.Commands;
 
@@ -22,22 +23,25 @@ static class EmbedCommand
         var device = new DeviceArguments();
         var model = new ModelArguments();
         var input = new Option<string>("--input") { Description = "Text file: one sentence per line, whitespace tokens", Required = true };
-        var output = new Option<string>("--out") { Description = "HDF5 file to write", Required = true };
+        var output = new Option<string>("--out") { Description = "HDF5 file to write (an existing file only with --overwrite)", Required = true };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace --out if it exists" };
         var layers = new Option<string>("--layers") { Description = "all | top | average", DefaultValueFactory = _ => "all" };
         var mix = new Option<string?>("--scalar-mix") { Description = "Comma-separated weights, one per layer (token layer first): store gamma * sum_l w_l h_l" };
         var gamma = new Option<float>("--gamma") { Description = "Scale for --scalar-mix", DefaultValueFactory = _ => 1f };
-        var meanPool = new Option<bool>("--mean-pool") { Description = "One vector per line: the mean over its tokens" };
+        var meanPool = new Option<bool>("--mean-pool") { Description = "One vector per line: the mean over its tokens (NaN for an empty line, with a warning naming it)" };
         var float16 = new Option<bool>("--float16") { Description = "Store float16 (half the size)" };
         var batchSize = new Option<int>("--batch-size") { Description = "Sentences per batch", DefaultValueFactory = _ => 64 };
         var tokenCache = new Option<string?>("--token-cache") { Description = "Token vectors from `elmo dump-token-embeddings` for the words of --vocab: look layer 0 up instead of running the char CNN" };
         var stateful = new Option<bool>("--stateful") { Description = "bilm-tf/allennlp inference mode: file order, each batch row's LSTM states carry to the same row of the next batch" };
         var command = new Command("embed", "Write contextual embeddings (all biLM layers) for every line of a file");
-        foreach (var o in new Option[] { input, output, layers, mix, gamma, meanPool, float16, batchSize, stateful, tokenCache }) command.Options.Add(o);
+        foreach (var o in new Option[] { input, output, overwrite, layers, mix, gamma, meanPool, float16, batchSize, stateful, tokenCache }) command.Options.Add(o);
         model.AddTo(command);
         device.AddTo(command);
         command.SetAction(result =>
         {
-            OutputPaths.CheckFile(result.GetValue(output)!, "--out", "embeddings.hdf5");
+            var inputs = model.Inputs(result).Append(new("--input", result.GetValue(input)!));
+            if (result.GetValue(tokenCache) is { } cache) inputs = inputs.Append(new("--token-cache", cache));
+            OutputPaths.CheckFile(result.GetValue(output)!, "--out", "embeddings.hdf5", result.GetValue(overwrite), inputs);
             OptionChecks.AtLeast(result.GetValue(batchSize), 1, "--batch-size");
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             dev.MemoryHint = "lower --batch-size";
@@ -59,6 +63,7 @@ static class EmbedCommand
             var spec = new EmbeddingOutput(kind, weights, result.GetValue(gamma), result.GetValue(meanPool),
                 result.GetValue(float16) ? Hdf5Storage.Float16 : Hdf5Storage.Float32);
             var lines = ReadInput(result.GetValue(input)!);
+            if (spec.MeanPool) WarnEmptyLines(lines, result.GetValue(input)!);
             var stats = ConsoleProgress.Run("embed", "tokens", lines.Sum(l => (long)l.Length),
                 progress => Run(dev, lm, lines, result.GetValue(output)!, spec, result.GetValue(batchSize), result.GetValue(stateful), progress));
             Console.WriteLine($"{stats.Sentences} lines, {stats.Tokens} tokens in {stats.Seconds:F1} s ({stats.Sentences / stats.Seconds:F1} sentences/s, {stats.Tokens / stats.Seconds:F0} tokens/s) -> {result.GetValue(output)}");
@@ -100,6 +105,15 @@ static class EmbedCommand
         return new EmbedStats(lines.Length, lines.Sum(l => (long)l.Length), watch.Elapsed.TotalSeconds);
     }
 
+    /// <summary>An empty line has no mean over its tokens: its --mean-pool vector is NaN, which the user is told of with the first few lines.</summary>
+    static void WarnEmptyLines(string[][] lines, string path)
+    {
+        var empty = Enumerable.Range(0, lines.Length).Where(i => lines[i].Length == 0).ToList();
+        if (empty.Count > 0)
+            Console.Error.WriteLine($"warning: {empty.Count} line(s) have no tokens (e.g. {string.Join(", ", empty.Take(5).Select(i => $"{path}:{i + 1}"))}); " +
+                "with --mean-pool their vectors are NaN.");
+    }
+
     /// <summary>
     /// The input file's lines as whitespace tokens (blank lines kept: dataset i is line i); a missing file
     /// or a giant token is an input error. Lines that are not valid UTF-8 are kept with U+FFFD for the bad
@@ -107,6 +121,7 @@ static class EmbedCommand
     /// </summary>
     public static string[][] ReadInput(string path)
     {
+        InputFiles.RefuseFolder(path, "--input", "sentences.txt");
         if (!File.Exists(path)) throw new InputException($"--input '{path}' does not exist.");
         var lines = new List<string[]>();
         var invalid = new List<int>();

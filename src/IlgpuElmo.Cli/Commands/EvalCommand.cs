@@ -29,7 +29,7 @@ static class EvalCommand
         {
             OptionChecks.AtLeast(result.GetValue(batchSize), 1, "--batch-size");
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
-            using var lm = model.Open(result, dev);
+            using var lm = model.Open(result, dev, needsSoftmax: true);
             var files = result.GetValue(test) is { } t
                 ? CorpusFiles.Expand(t, "--test")
                 : CorpusFiles.Expand(Path.Combine(BrownCorpus.ExtractText(BrownCorpus.DefaultTextDirectory), "test"), "--test");

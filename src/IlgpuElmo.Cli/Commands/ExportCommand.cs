@@ -1,6 +1,7 @@
 using System.CommandLine;
-using IlgpuElmo.Model;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Model;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Cli.Commands;
 
@@ -15,21 +16,27 @@ static class ExportCommand
     {
         var device = new DeviceArguments();
         var model = new ModelArguments();
-        var output = new Option<string>("--out") { Description = "Folder to write options.json, weights.hdf5, softmax.hdf5, vocab.txt and elmo-options.json into", Required = true };
+        var output = new Option<string>("--out")
+        {
+            Description = "Folder to write options.json, weights.hdf5, softmax.hdf5, vocab.txt and elmo-options.json into: new or empty (or holding an earlier export, with --overwrite)",
+            Required = true,
+        };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the export in --out (a run folder or other files are never replaced)" };
         var command = new Command("export", "Write a model as options.json + weights.hdf5 in bilm-tf's layout (read by allennlp's Elmo)");
         model.AddTo(command);
         command.Options.Add(output);
+        command.Options.Add(overwrite);
         device.AddTo(command);
         command.SetAction(result =>
         {
+            string folder = result.GetValue(output)!;
+            OutputPaths.CheckExportFolder(folder, "--out", result.GetValue(overwrite), model.Inputs(result));
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             using var lm = model.Open(result, dev);
-            string folder = result.GetValue(output)!;
-            var leftOut = PublishedExport.Write(lm, folder);
-            Console.WriteLine($"exported to {folder}: {PublishedExport.OptionsFile}, {PublishedExport.WeightsFile} (published layout), " +
-                $"{PublishedExport.SoftmaxFile}, {PublishedExport.VocabularyFile}, {PublishedExport.FullOptionsFile}");
+            var written = PublishedExport.Write(lm, folder);
+            Console.WriteLine($"exported to {folder}: {string.Join(", ", written.Files)}");
             Console.WriteLine("not expressible in the published options and weights:");
-            foreach (var line in leftOut) Console.WriteLine($"  - {line}");
+            foreach (var line in written.LeftOut) Console.WriteLine($"  - {line}");
             return 0;
         });
         return command;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using IlgpuElmo.Reporting;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Cli.Commands;
 
@@ -13,14 +14,17 @@ static class PlotCommand
     public static Command Create()
     {
         var runs = new Argument<string[]>("runs") { Description = "Run folders written by `elmo train`", Arity = ArgumentArity.OneOrMore };
-        var output = new Option<string>("--out", "-o") { Description = "The PNG to write", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "The PNG to write (an existing file only with --overwrite)", Required = true };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace --out if it exists" };
         var command = new Command("plot", "Plot the held-out perplexity of runs against training wall time into one PNG");
         command.Arguments.Add(runs);
         command.Options.Add(output);
+        command.Options.Add(overwrite);
         command.SetAction(result =>
         {
             string path = result.GetValue(output)!;
-            OutputPaths.CheckFile(path, "--out", "curve.png");
+            OutputPaths.CheckFile(path, "--out", "curve.png", result.GetValue(overwrite),
+                result.GetValue(runs)!.Select(run => new OutputPaths.Input("run", Path.Combine(run, "metrics.jsonl"))));
             var curves = result.GetValue(runs)!.Select(run => (Name: Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(run))),
                 Points: HeldOutCurve.Read(run))).ToList();
             Console.WriteLine("| run | step | training minutes | held-out perplexity |");

@@ -3,9 +3,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using IlgpuElmo.Cli.Progress;
 using IlgpuElmo.Data;
+using IlgpuElmo.Devices;
 using IlgpuElmo.Probing;
 using IlgpuElmo.Reporting;
-using IlgpuElmo.Devices;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Cli.Commands;
 
@@ -35,13 +36,15 @@ static class ProbeCommand
         var learningRate = new Option<float>("--learning-rate") { Description = "The classifiers' Adam learning rate (decayed linearly to a twentieth)", DefaultValueFactory = _ => defaults.LearningRate };
         var batchSize = new Option<int>("--batch-size") { Description = "Training tokens per classifier update", DefaultValueFactory = _ => defaults.BatchSize };
         var raw = new Option<bool>("--no-standardize") { Description = "Train on the raw layer vectors instead of standardising each feature with the training tokens' mean and variance" };
-        var output = new Option<string?>("--out") { Description = "Folder for probe.json and probe.png (default: the model folder, or the current folder)" };
+        var output = new Option<string?>("--out") { Description = "Folder for probe.json and probe.png, replaced when there (default: the model folder, or the current folder)" };
         var command = new Command("pos", "Part-of-speech probe on the Brown corpus: accuracy of each layer and of a learned scalar mix");
         foreach (var o in new Option[] { trainTokens, testTokens, epochs, learningRate, batchSize, raw, output }) command.Options.Add(o);
         model.AddTo(command);
         device.AddTo(command);
         command.SetAction(result =>
         {
+            string folder = result.GetValue(output) ?? result.GetValue(model.Model) ?? ".";
+            CheckOutputs(folder, model.Inputs(result).ToList());
             using var dev = ComputeDevice.Create(device.Parse(result), Console.Error);
             using var lm = model.Open(result, dev);
             static List<TaggedSentence> Split(CorpusSplit split) => BrownCorpus.Sentences(split)
@@ -69,7 +72,6 @@ static class ProbeCommand
             };
             var r = ProbeProgressDisplay.Run(progress =>
                 PosProbe.Run(dev, lm, Split(CorpusSplit.Train), Split(CorpusSplit.Test), options, m => Console.Error.WriteLine(m), progress));
-            string folder = result.GetValue(output) ?? result.GetValue(model.Model) ?? ".";
             Directory.CreateDirectory(folder);
             Console.WriteLine(Table(r));
             var json = new JsonObject
@@ -95,6 +97,15 @@ static class ProbeCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Before the work: probe.json and probe.png may replace earlier ones, but never an input or a run's file.</summary>
+    static void CheckOutputs(string folder, IReadOnlyList<OutputPaths.Input> inputs)
+    {
+        if (File.Exists(folder)) throw new InputException($"--out {folder} is a file; give a folder for probe.json and probe.png (it is created if missing).");
+        if (!Directory.Exists(folder)) return;
+        foreach (var name in new[] { "probe.json", "probe.png" })
+            OutputPaths.CheckFile(Path.Combine(folder, name), "--out", name, overwrite: true, inputs);
     }
 
     static JsonObject Json(TaggingAccuracy a) => new()

@@ -4,7 +4,6 @@ using IlgpuElmo.Distributed;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
 using Spectre.Console;
-using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli.Commands;
 

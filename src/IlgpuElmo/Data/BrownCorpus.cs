@@ -63,21 +63,29 @@ public static class BrownCorpus
     {
         string marker = Path.Combine(directory, ".complete");
         if (File.Exists(marker)) return directory;
-        foreach (var file in Files)
+        try
         {
-            string folder = Path.Combine(directory, file.Split.ToString().ToLowerInvariant());
-            Directory.CreateDirectory(folder);
-            var text = new StringBuilder();
-            foreach (var s in file.Sentences) text.AppendJoin(' ', s.Words).Append('\n');
-            AtomicFile.WriteAllText(Path.Combine(folder, file.Name + ".txt"), text.ToString());
+            foreach (var file in Files)
+            {
+                string folder = Path.Combine(directory, file.Split.ToString().ToLowerInvariant());
+                Directory.CreateDirectory(folder);
+                var text = new StringBuilder();
+                foreach (var s in file.Sentences) text.AppendJoin(' ', s.Words).Append('\n');
+                AtomicFile.WriteAllText(Path.Combine(folder, file.Name + ".txt"), text.ToString());
+            }
+            AtomicFile.WriteAllText(marker, "brown-tagged.txt.gz v1\n");
         }
-        AtomicFile.WriteAllText(marker, "brown-tagged.txt.gz v1\n");
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InputException(
+                $"cannot write the Brown corpus's text cache in {directory} ({e.Message}); set XDG_DATA_HOME (or HOME) to a writable folder, or give your own corpus (--train, --dev, --test).", e);
+        }
         return directory;
     }
 
-    /// <summary>The default place the extracted text lives: a per-user cache folder.</summary>
+    /// <summary>The default place the extracted text lives: a per-user cache folder ($XDG_DATA_HOME or ~/.local/share on Linux), created when extracted.</summary>
     public static string DefaultTextDirectory =>
-        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create) is { Length: > 0 } root
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify) is { Length: > 0 } root
             ? root : Path.GetTempPath(), "ilgpu-elmo", "brown-v1");
 
     static IReadOnlyList<BrownFile> Load()

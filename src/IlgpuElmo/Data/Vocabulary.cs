@@ -39,6 +39,7 @@ public sealed class Vocabulary
 
     public static Vocabulary Load(string path)
     {
+        InputFiles.RefuseFolder(path, "Vocabulary file", "vocab.txt");
         if (!File.Exists(path)) throw new InputException($"Vocabulary file '{path}' does not exist (make one with `elmo vocab`).");
         var words = new List<string>();
         int lineNumber = 0;

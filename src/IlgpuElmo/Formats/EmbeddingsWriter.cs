@@ -24,7 +24,9 @@ public enum EmbeddingLayers
 /// ScalarMix's softmax(s)); there is no softmax here.</param>
 /// <param name="MixGamma">For <see cref="EmbeddingLayers.Mix"/>: the overall scale.</param>
 /// <param name="MeanPool">Average over the line's tokens (TF-Hub ELMo's `default` sentence vector when combined
-/// with a mix or the average): the token axis is dropped, giving [n_layers + 1, 2P] for All and [2P] otherwise.</param>
+/// with a mix or the average): the token axis is dropped, giving [n_layers + 1, 2P] for All and [2P] otherwise.
+/// An empty line has no mean: its vector has the same shape, every value NaN (0/0), so no reader mistakes it
+/// for a sentence's and every line's dataset has one shape.</param>
 /// <param name="Storage">float32, or float16 (half the file; about 3 significant digits).</param>
 public sealed record EmbeddingOutput(
     EmbeddingLayers Layers = EmbeddingLayers.All,
@@ -35,15 +37,11 @@ public sealed record EmbeddingOutput(
 {
     /// <summary>
     /// The dataset shape for a line of <paramref name="tokens"/> tokens. An empty line gives an empty
-    /// dataset: [L, 0, W] (as bilm-tf writes it) or [0, W]; pooled, the width becomes 0 ([L, 0] or [0]).
+    /// dataset: [L, 0, W] (as bilm-tf writes it) or [0, W]; pooled, every line has the same shape ([L, W] or [W]).
     /// </summary>
     public int[] DatasetShape(int layerCount, int tokens, int width)
     {
-        if (MeanPool)
-        {
-            int pooledWidth = tokens == 0 ? 0 : width;
-            return Layers == EmbeddingLayers.All ? [layerCount, pooledWidth] : [pooledWidth];
-        }
+        if (MeanPool) return Layers == EmbeddingLayers.All ? [layerCount, width] : [width];
         return Layers == EmbeddingLayers.All ? [layerCount, tokens, width] : [tokens, width];
     }
 
@@ -98,8 +96,12 @@ public sealed record EmbeddingOutput(
                 break;
         }
         if (!MeanPool) return reduced;
-        if (tokens == 0) return [];
         var pooled = new float[reducedLayers * width];
+        if (tokens == 0)
+        {
+            Array.Fill(pooled, float.NaN);
+            return pooled;
+        }
         for (int l = 0; l < reducedLayers; l++)
             for (int c = 0; c < width; c++)
             {

@@ -31,6 +31,7 @@ public sealed class WeightFile : IDisposable
     /// <summary>Opens <paramref name="path"/> for reading; a missing file or one that is not HDF5 is an InputException.</summary>
     public static WeightFile Open(string path)
     {
+        Data.InputFiles.RefuseFolder(path, "HDF5 file", "weights.hdf5");
         if (!File.Exists(path))
             throw new InputException($"HDF5 file '{path}' does not exist. Check the path.");
         try

@@ -42,18 +42,22 @@ public sealed partial class BidirectionalLanguageModel
     /// allennlp and bilm-tf publish them; see <see cref="Formats.BilmWeightNames"/>). The softmax is
     /// not in published files; when <paramref name="softmaxPath"/> (an export's softmax.hdf5) or the
     /// weight file itself holds every dataset of this head with its shape, it is loaded too, otherwise
-    /// the head stays untrained and only embedding is meaningful. A word-input model needs
+    /// the head stays untrained and only embedding is meaningful; with <paramref name="requireSoftmax"/>
+    /// (perplexity) a missing vocabulary or softmax is an error instead. A word-input model needs
     /// <paramref name="vocabulary"/> (its embedding rows are its words); a character model may take
     /// none (embedding needs no vocabulary).
     /// </summary>
     public static BidirectionalLanguageModel LoadPublished(ComputeDevice device, string optionsPath, string weightsPath, Vocabulary? vocabulary = null,
-        string? softmaxPath = null)
+        string? softmaxPath = null, bool requireSoftmax = false)
     {
         var (options, _) = BilmOptions.Load(optionsPath);
         using var file = Formats.WeightFile.Open(weightsPath);
         Formats.BilmWeightNames.Check(file, options);
         if (vocabulary is null)
         {
+            if (requireSoftmax)
+                throw new InputException(
+                    $"{weightsPath}: perplexity needs the vocabulary the softmax was trained with (its rows) and there is no {PublishedExport.VocabularyFile} beside the weights; give --vocab.");
             if (!options.UsesCharacters)
                 throw new InputException($"{weightsPath}: a word-input model needs its vocabulary (--vocab), whose lines are the embedding's rows.");
             vocabulary = new Vocabulary([Vocabulary.Bos, Vocabulary.Eos, Vocabulary.Unk]);
@@ -69,12 +73,12 @@ public sealed partial class BidirectionalLanguageModel
             // The softmax rows are words of a vocabulary: without a softmax of this head's shapes, the head
             // stays as initialised (embedding does not use it).
             using var softmaxFile = softmaxPath is null ? null : Formats.WeightFile.Open(softmaxPath);
-            foreach (var source in new[] { softmaxFile, file })
-                if (source is not null && model.Head.Parameters.All(p => HasShape(source, p)))
-                {
-                    foreach (var p in model.Head.Parameters) p.Value.CopyFrom(device.Stream, ReadParameter(source, p));
-                    break;
-                }
+            var trained = new[] { softmaxFile, file }.FirstOrDefault(source => source is not null && model.Head.Parameters.All(p => HasShape(source, p)));
+            if (trained is not null)
+                foreach (var p in model.Head.Parameters) p.Value.CopyFrom(device.Stream, ReadParameter(trained, p));
+            else if (requireSoftmax)
+                throw NoTrainedSoftmax(model, optionsPath, weightsPath, softmaxPath);
+            model.SoftmaxTrained = trained is not null;
             return model;
         }
         catch
@@ -82,6 +86,18 @@ public sealed partial class BidirectionalLanguageModel
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>What is missing when published weights have no softmax of the head their options and vocabulary give.</summary>
+    static InputException NoTrainedSoftmax(BidirectionalLanguageModel model, string optionsPath, string weightsPath, string? softmaxPath)
+    {
+        string expected = string.Join(", ", model.Head.Parameters.Select(p => $"{p.Name} [{string.Join(", ", p.Shape.Dims.ToArray())}]"));
+        string fullOptions = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, PublishedExport.FullOptionsFile);
+        string hint = File.Exists(fullOptions) && Path.GetFullPath(optionsPath) != fullOptions
+            ? $" {optionsPath} is bilm-tf's options, without the softmax's kind: give the export's complete options, --options {fullOptions}."
+            : " Published bilm-tf weights have no softmax; an `elmo export` has it in softmax.hdf5.";
+        return new InputException(
+            $"{softmaxPath ?? weightsPath}: no trained softmax of the shapes this model needs ({expected}), so no perplexity can be computed.{hint}");
     }
 
     /// <summary>

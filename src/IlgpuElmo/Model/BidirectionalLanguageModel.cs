@@ -65,6 +65,12 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
     public ISoftmaxHead Head { get; }
 
     /// <summary>
+    /// False for published weights loaded without their softmax (bilm-tf publishes none): the head is then
+    /// as initialised, and neither a perplexity nor an exported softmax of it would mean anything.
+    /// </summary>
+    public bool SoftmaxTrained { get; private set; } = true;
+
+    /// <summary>
     /// Precomputed token vectors (bilm-tf's dump_token_embeddings): when set, inference looks layer 0 up
     /// instead of running the character CNN whenever the cache holds every token of a batch.
     /// </summary>

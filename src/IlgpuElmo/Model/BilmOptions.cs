@@ -119,6 +119,7 @@ public sealed record BilmOptions(
 
     public static (BilmOptions Options, IReadOnlyList<string> Warnings) Load(string path)
     {
+        InputFiles.RefuseFolder(path, "Options file", "options.json");
         if (!File.Exists(path)) throw new InputException($"Options file '{path}' does not exist. Check --options.");
         return Parse(File.ReadAllText(path), path);
     }
@@ -129,7 +130,7 @@ public sealed record BilmOptions(
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            root = JsonNode.Parse(json, documentOptions: JsonFiles.UserDocument);
         }
         catch (JsonException e)
         {

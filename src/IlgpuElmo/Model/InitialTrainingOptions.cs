@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using IlgpuElmo.Data;
 
 namespace IlgpuElmo.Model;
 
@@ -26,12 +27,12 @@ public static class InitialTrainingOptions
         JsonObject settings;
         try
         {
-            settings = JsonNode.Parse(settingsJson, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }) as JsonObject
+            settings = JsonNode.Parse(settingsJson, documentOptions: JsonFiles.UserDocument) as JsonObject
                 ?? throw new InputException($"{source}: expected a JSON object at the top level.");
         }
         catch (JsonException e)
         {
-            throw new InputException($"{source}: not valid JSON ({e.Message}).", e);
+            throw JsonFiles.Error(source, e);
         }
         var architecture = JsonNode.Parse(initial.ToJson())!.AsObject();
         foreach (var key in ArchitectureKeys)

@@ -94,6 +94,7 @@ public sealed class ModelInitialization : IDisposable
     {
         if (optionsPath is null)
             return InitialTrainingOptions.Merge(Options, ModelPresets.Get(presetName).ToJson(), $"preset {presetName}", checkArchitecture: false);
+        InputFiles.RefuseFolder(optionsPath, "Options file", "options.json");
         if (!File.Exists(optionsPath)) throw new InputException($"Options file '{optionsPath}' does not exist. Check --options.");
         return InitialTrainingOptions.Merge(Options, File.ReadAllText(optionsPath), optionsPath, checkArchitecture: true);
     }

@@ -25,22 +25,44 @@ public static class PublishedExport
     public const string OptionsFile = "options.json", WeightsFile = "weights.hdf5", SoftmaxFile = "softmax.hdf5",
         VocabularyFile = "vocab.txt", FullOptionsFile = "elmo-options.json";
 
+    /// <summary>Every file an export writes.</summary>
+    public static readonly string[] Files = [OptionsFile, WeightsFile, SoftmaxFile, VocabularyFile, FullOptionsFile];
+
     /// <summary>bilm-tf's n_characters for inference: 261 character ids plus the masking id 0.</summary>
     const int InferenceCharacters = 262;
 
     /// <summary>Our options keys, which bilm-tf and allennlp do not know.</summary>
     static readonly string[] OwnKeys = ["softmax", "optimizer", "learning_rate", "initial_accumulator_value", "precision", "seed"];
 
-    /// <summary>Writes the export into <paramref name="folder"/> (each file atomically); returns what the published files cannot express.</summary>
-    public static IReadOnlyList<string> Write(BidirectionalLanguageModel model, string folder)
+    /// <summary>The files an export wrote, and one line per thing the published files cannot express.</summary>
+    public sealed record Result(IReadOnlyList<string> Files, IReadOnlyList<string> LeftOut);
+
+    /// <summary>
+    /// Writes the export into <paramref name="folder"/> (each file atomically). A model without a trained
+    /// softmax (published weights loaded without one) gets no softmax.hdf5, and a character model then no
+    /// vocab.txt either (its vocabulary only names the softmax's rows); those of an earlier export are removed.
+    /// </summary>
+    public static Result Write(BidirectionalLanguageModel model, string folder)
     {
         Directory.CreateDirectory(folder);
+        var files = new List<string> { OptionsFile, WeightsFile };
         model.ExportPublished(Path.Combine(folder, WeightsFile));
-        model.ExportSoftmax(Path.Combine(folder, SoftmaxFile));
-        model.Vocabulary.Save(Path.Combine(folder, VocabularyFile));
         AtomicFile.WriteAllText(Path.Combine(folder, OptionsFile), PublishedOptions(model.Options).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (model.SoftmaxTrained)
+        {
+            model.ExportSoftmax(Path.Combine(folder, SoftmaxFile));
+            files.Add(SoftmaxFile);
+        }
+        else File.Delete(Path.Combine(folder, SoftmaxFile));
+        if (model.SoftmaxTrained || !model.Options.UsesCharacters)
+        {
+            model.Vocabulary.Save(Path.Combine(folder, VocabularyFile));
+            files.Add(VocabularyFile);
+        }
+        else File.Delete(Path.Combine(folder, VocabularyFile));
         AtomicFile.WriteAllText(Path.Combine(folder, FullOptionsFile), model.Options.ToJson());
-        return LeftOut(model.Options);
+        files.Add(FullOptionsFile);
+        return new Result(files, LeftOut(model.Options, model.SoftmaxTrained));
     }
 
     /// <summary>The softmax file beside a published weight file (an export's), or null when there is none.</summary>
@@ -68,13 +90,18 @@ public static class PublishedExport
         return json;
     }
 
-    /// <summary>One line per thing the published options and weights leave out, saying where it is instead.</summary>
-    public static IReadOnlyList<string> LeftOut(BilmOptions options)
+    /// <summary>
+    /// One line per thing the published options and weights leave out, saying where it is instead;
+    /// <paramref name="softmaxTrained"/> false: that there is no softmax to export.
+    /// </summary>
+    public static IReadOnlyList<string> LeftOut(BilmOptions options, bool softmaxTrained = true)
     {
         var s = options.EffectiveSoftmax;
         var lines = new List<string>
         {
-            $"the softmax weights ({s.Kind.ToString().ToLowerInvariant()} softmax): published weight files have none; they are in {SoftmaxFile} (rows = {VocabularyFile})",
+            softmaxTrained
+                ? $"the softmax weights ({s.Kind.ToString().ToLowerInvariant()} softmax): published weight files have none; they are in {SoftmaxFile} (rows = {VocabularyFile})"
+                : $"the model has no trained softmax (it was loaded from published weights without one): no {SoftmaxFile} is written, and `elmo eval` of this export refuses",
             "the optimizer state, the carried LSTM states and the data position: exported weights start no resumable run (use the run folder's checkpoint.bin)",
         };
         if (s.Kind == SoftmaxKind.Adaptive)

@@ -10,11 +10,14 @@ namespace IlgpuElmo.Tests.Cli;
 sealed class ElmoProcess : IDisposable
 {
     readonly Process process;
-    readonly System.Text.StringBuilder stderr = new();
+    readonly System.Text.StringBuilder stderr = new(), stdout = new();
     long peakResidentBytes;
     volatile bool disposed;
 
-    public ElmoProcess(string workingDirectory, params string[] args)
+    public ElmoProcess(string workingDirectory, params string[] args) : this(workingDirectory, new Dictionary<string, string?>(), args) { }
+
+    /// <param name="environment">Variables to set (a null value removes the variable).</param>
+    public ElmoProcess(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         // The dotnet CLI names its own host for the processes it starts (dotnet test included).
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -24,11 +27,14 @@ sealed class ElmoProcess : IDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "elmo.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         process = Process.Start(start)!;
         process.ErrorDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
-        process.OutputDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, e) => { lock (stdout) stdout.AppendLine(e.Data); };
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
         new Thread(WatchMemory) { IsBackground = true }.Start();
@@ -73,6 +79,12 @@ sealed class ElmoProcess : IDisposable
     public string Stderr
     {
         get { lock (stderr) return stderr.ToString(); }
+    }
+
+    /// <summary>What the process printed on stdout so far (complete once <see cref="WaitForExit"/> returned).</summary>
+    public string Stdout
+    {
+        get { lock (stdout) return stdout.ToString(); }
     }
 
     /// <summary>Runs to the end (at most two minutes) and returns the exit code.</summary>

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using IlgpuElmo.Cli;
 using IlgpuElmo.Formats;
 using IlgpuElmo.Model;
+using IlgpuElmo.Tests.Formats;
 using IlgpuElmo.Tests.Model;
 
 namespace IlgpuElmo.Tests.Cli;
@@ -74,7 +75,55 @@ public class ExportCommandTests
             Assert.Equal(0, Elmo(error, ["eval", .. model, "--test", corpus]));
             return console.Output.Split('\n').First(l => l.StartsWith("perplexity:"));
         }
-        Assert.Equal(Perplexity("--model", run), Perplexity("--options", Path.Combine(export, "elmo-options.json"),
-            "--weights", Path.Combine(export, "weights.hdf5"), "--vocab", Path.Combine(export, "vocab.txt")));
+        string runPerplexity = Perplexity("--model", run), exportedWeights = Path.Combine(export, "weights.hdf5");
+        Assert.Equal(runPerplexity, Perplexity("--options", Path.Combine(export, "elmo-options.json"), "--weights", exportedWeights, "--vocab", Path.Combine(export, "vocab.txt")));
+
+        // Without --vocab the export's vocab.txt beside the weights is used, never a placeholder vocabulary.
+        Assert.Equal(runPerplexity, Perplexity("--options", Path.Combine(export, "elmo-options.json"), "--weights", exportedWeights));
+        if (chars)
+        {
+            // bilm-tf's options.json cannot say the softmax is adaptive: refused, naming the complete options.
+            var refused = new StringWriter();
+            Assert.Equal(2, Elmo(refused, "eval", "--options", Path.Combine(export, "options.json"), "--weights", exportedWeights, "--test", corpus));
+            Assert.Contains($"no trained softmax of the shapes this model needs", refused.ToString());
+            Assert.Contains($"--options {Path.Combine(export, "elmo-options.json")}", refused.ToString());
+        }
+        else Assert.Equal(runPerplexity, Perplexity("--options", Path.Combine(export, "options.json"), "--weights", exportedWeights));
+
+        File.Delete(Path.Combine(export, "vocab.txt"));
+        var noVocabulary = new StringWriter();
+        Assert.Equal(2, Elmo(noVocabulary, "eval", "--options", Path.Combine(export, "elmo-options.json"), "--weights", exportedWeights, "--test", corpus));
+        Assert.Contains("perplexity needs the vocabulary the softmax was trained with (its rows) and there is no vocab.txt beside the weights; give --vocab", noVocabulary.ToString());
+    }
+
+    [Fact]
+    public void PublishedWeightsWithoutASoftmaxGiveNoPerplexityAndExportNoSoftmax()
+    {
+        using var temp = new TempDirectory();
+        string options = temp.File("published.json", BilmWeightNamesTests.TinyCharOptions);
+        string weights = RunSafetyTests.WeightsFixture(), corpus = TinyModels.Corpus(temp, 10, 1);
+        var error = new StringWriter();
+        Assert.Equal(2, Elmo(error, "eval", "--options", options, "--weights", weights, "--test", corpus));
+        Assert.Contains("perplexity needs the vocabulary the softmax was trained with", error.ToString());
+
+        string export = Path.Combine(temp.Path, "export");
+        using (var console = new CapturedConsole())
+        {
+            Assert.Equal(0, Elmo(error, "export", "--options", options, "--weights", weights, "--out", export));
+            Assert.Contains("exported to " + export + ": options.json, weights.hdf5, elmo-options.json", console.Output);
+            Assert.Contains("the model has no trained softmax", console.Output);
+        }
+        Assert.False(File.Exists(Path.Combine(export, "softmax.hdf5")));
+        Assert.False(File.Exists(Path.Combine(export, "vocab.txt")));
+        error = new StringWriter();
+        Assert.Equal(2, Elmo(error, "eval", "--options", Path.Combine(export, "elmo-options.json"), "--weights", Path.Combine(export, "weights.hdf5"), "--test", corpus));
+        Assert.Contains("perplexity needs the vocabulary", error.ToString());
+
+        // With a vocabulary but still no softmax: refused too, saying where a softmax would be.
+        string vocab = temp.File("vocab.txt", "<S>\n</S>\n<UNK>\nthe\n");
+        error = new StringWriter();
+        Assert.Equal(2, Elmo(error, "eval", "--options", options, "--weights", weights, "--vocab", vocab, "--test", corpus));
+        Assert.Contains("no trained softmax of the shapes this model needs (softmax/W [4, ", error.ToString());
+        Assert.Contains("Published bilm-tf weights have no softmax", error.ToString());
     }
 }

@@ -82,7 +82,7 @@ public class RunSafetyTests(FinishedRun finished) : IClassFixture<FinishedRun>
     }
 
     /// <summary>Formats/Fixtures/bilm_weights_tiny.hdf5, found from this source file's location.</summary>
-    static string WeightsFixture([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+    internal static string WeightsFixture([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
         Path.Combine(Path.GetDirectoryName(here)!, "..", "Formats", "Fixtures", "bilm_weights_tiny.hdf5");
 
     internal static long LastStep(string folder) =>

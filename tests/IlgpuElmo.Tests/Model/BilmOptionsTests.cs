@@ -146,5 +146,21 @@ public class BilmOptionsTests
         var e = Assert.Throws<InputException>(() => BilmOptions.Parse("{\n  \"lstm\": {\n    \"dim\": 4,,\n", "my/options.json"));
         Assert.StartsWith("my/options.json line 3: not valid JSON (", e.Message);
     }
+
+    [Fact]
+    public void AKeyGivenTwiceIsAnErrorNamingTheFileAndTheLine()
+    {
+        var e = Assert.Throws<InputException>(() => BilmOptions.Parse("{\n  \"lstm\": {\"dim\": 8, \"projection_dim\": 8},\n  \"dropout\": 0.1,\n  \"lstm\": {\"dim\": 16}\n}", "my/options.json"));
+        Assert.StartsWith("my/options.json: not valid JSON (Duplicate property 'lstm'", e.Message);
+    }
+
+    [Fact]
+    public void AFolderGivenAsTheOptionsFileIsNamedAsAFolder()
+    {
+        using var folder = new Formats.TempFolder();
+        string path = folder.Path;
+        var e = Assert.Throws<InputException>(() => BilmOptions.Load(path));
+        Assert.Equal($"Options file '{path}' is a folder; give the file itself, e.g. {Path.Combine(path, "options.json")}.", e.Message);
+    }
 }
 
