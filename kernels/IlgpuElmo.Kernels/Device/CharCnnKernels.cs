@@ -18,7 +18,8 @@ namespace IlgpuElmo.Kernels;
 /// backward, which adds each window row back onto the characters it was gathered from (one thread per
 /// (token, character, embedding column): no races, a fixed order, the same sums on every run).</item>
 /// </list>
-/// Host execution runs the window and max-pool kernels as <see cref="CharCnnHostRows"/>' per-token versions.
+/// Host execution runs the window, max-pool and highway kernels as <see cref="CharCnnHost"/>' per-token and
+/// per-row versions; the per-element maths both share is <see cref="CharCnnElement"/>.
 /// Also the highway layer's pointwise part, y = t * relu(x W_T + b_T) + (1 - t) * x with
 /// t = sigmoid(x W_C + b_C) (bilm-tf's "carry" weights compute the gate t).
 /// </summary>
@@ -60,7 +61,7 @@ public sealed class CharCnnKernels
             $"Windows: windows have {windows.Length} elements, expected [{p.Tokens * p.Positions}, {p.Width * p.EmbedDim}].");
         var q = p;
         runtime.ForRows(s, windows.Length, (st, i) => this.windows(st, i, q, charIds, charEmbed, windows),
-            p.Tokens, token => CharCnnHostRows.Windows(token, q, charIds, charEmbed, windows));
+            p.Tokens, token => CharCnnHost.Windows(token, q, charIds, charEmbed, windows));
     }
 
     /// <summary>
@@ -75,7 +76,7 @@ public sealed class CharCnnKernels
             $"MaxPool: output {output.Length} / argmax {argmax.Length} elements, expected [{p.Tokens}, {p.TotalFilters}].");
         var q = p;
         runtime.ForRows(s, (long)p.Tokens * p.Filters, (st, i) => maxPool(st, i, q, conv, bias, output, argmax),
-            p.Tokens, token => CharCnnHostRows.MaxPool(token, q, conv, bias, output, argmax));
+            p.Tokens, token => CharCnnHost.MaxPool(token, q, conv, bias, output, argmax));
     }
 
     /// <summary>gradPre[i] = gradOut[i] * act'(from the activation's output[i]); all views [N, F].</summary>
@@ -98,7 +99,7 @@ public sealed class CharCnnKernels
             $"MaxPoolBackward: conv gradient has {gradConv.Length} elements, expected [{p.Tokens * p.Positions}, {p.Filters}].");
         var q = p;
         runtime.ForRows(s, gradConv.Length, (st, i) => maxPoolBackward(st, i, q, argmax, gradPre, gradConv),
-            p.Tokens, token => CharCnnHostRows.MaxPoolBackward(token, q, argmax, gradPre, gradConv));
+            p.Tokens, token => CharCnnHost.MaxPoolBackward(token, q, argmax, gradPre, gradConv));
     }
 
     /// <summary>
@@ -114,7 +115,7 @@ public sealed class CharCnnKernels
             $"WindowsBackward: gradient has {gradEmbedded.Length} elements, expected [{p.Tokens}, {p.MaxChars}, {p.EmbedDim}].");
         var q = p;
         runtime.ForRows(s, gradEmbedded.Length, (st, i) => windowsBackward(st, i, q, gradWindows, gradEmbedded),
-            p.Tokens, token => CharCnnHostRows.WindowsBackward(token, q, gradWindows, gradEmbedded));
+            p.Tokens, token => CharCnnHost.WindowsBackward(token, q, gradWindows, gradEmbedded));
     }
 
     /// <summary>
@@ -126,7 +127,7 @@ public sealed class CharCnnKernels
         Check(v.X.Length % features == 0 && v.Y.Length == v.X.Length, "HighwayForward: views differ in length.");
         var w = v;
         runtime.ForRows(s, v.X.Length, (st, i) => highwayForward(st, i, features, w), (int)(v.X.Length / features),
-            row => CharCnnHostRows.HighwayForward(row, features, w));
+            row => CharCnnHost.HighwayForward(row, features, w));
     }
 
     /// <summary>
@@ -139,7 +140,7 @@ public sealed class CharCnnKernels
         Check(gradX.Length == v.X.Length && v.X.Length % features == 0, "HighwayBackward: views differ in length.");
         var w = v;
         runtime.ForRows(s, v.X.Length, (st, i) => highwayBackward(st, i, w, gradX), (int)(v.X.Length / features),
-            row => CharCnnHostRows.HighwayBackward(row, features, w, gradX));
+            row => CharCnnHost.HighwayBackward(row, features, w, gradX));
     }
 
     static void Check(bool ok, string message)
@@ -167,7 +168,7 @@ public sealed class CharCnnKernels
         for (int t = 1; t < p.Positions; t++)
         {
             float v = conv[first + (long)t * p.Filters];
-            if (v > best)
+            if (CharCnnElement.Improves(v, best))
             {
                 best = v;
                 bestT = t;
@@ -175,7 +176,7 @@ public sealed class CharCnnKernels
         }
         float pre = best + bias[f];
         long at = (long)token * p.TotalFilters + p.ColumnOffset + f;
-        output[at] = p.Activation == Tanh ? XMath.Tanh(pre) : XMath.Max(pre, 0f);
+        output[at] = CharCnnElement.Activate(pre, p.Activation);
         argmax[at] = bestT;
     }
 
@@ -199,7 +200,7 @@ public sealed class CharCnnKernels
         int row = i / p.EmbedDim, e = i - row * p.EmbedDim;
         int token = row / p.MaxChars, c = row - token * p.MaxChars;
         int rowSize = p.Width * p.EmbedDim;
-        int first = XMath.Max(0, c - p.Positions + 1), last = XMath.Min(p.Width - 1, c);
+        int first = CharCnnElement.FirstOffset(p, c), last = CharCnnElement.LastOffset(p, c);
         float sum = 0f;
         for (int j = first; j <= last; j++)
             sum += gradWindows[((long)token * p.Positions + c - j) * rowSize + j * p.EmbedDim + e];
@@ -213,16 +214,15 @@ public sealed class CharCnnKernels
         float transform = XMath.Max(v.TransformPre[i] + v.TransformBias[f], 0f);
         v.Gate[i] = gate;
         v.Transform[i] = transform;
-        v.Y[i] = gate * transform + (1f - gate) * v.X[i];
+        v.Y[i] = CharCnnElement.HighwayOutput(gate, transform, v.X[i]);
     }
 
     public static void HighwayBackwardKernel(Index1D i, HighwayViews v, ArrayView<float> gradX)
     {
-        float dy = v.Y[i], gate = v.Gate[i], transform = v.Transform[i];
-        float dGate = dy * (transform - v.X[i]);
-        v.CarryPre[i] = dGate * gate * (1f - gate);
-        v.TransformPre[i] = transform > 0f ? dy * gate : 0f;
-        gradX[i] = dy * (1f - gate);
+        var g = CharCnnElement.HighwayBackward(v.Y[i], v.Gate[i], v.Transform[i], v.X[i]);
+        v.CarryPre[i] = g.CarryPre;
+        v.TransformPre[i] = g.TransformPre;
+        gradX[i] = g.X;
     }
 }
 

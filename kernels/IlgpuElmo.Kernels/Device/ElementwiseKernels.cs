@@ -1,15 +1,14 @@
 using System.Collections.Concurrent;
 using ILGPU;
 using ILGPU.Runtime;
-using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
 
 namespace IlgpuElmo.Kernels;
 
 /// <summary>
 /// Small pointwise kernels every layer needs: fill, copy, axpy, scale, bias broadcast, column sums
 /// (bias gradients), squared norm partials (global-norm clipping) and dropout with a counter-based RNG
-/// (same mask on every device for the same seed and offset).
+/// (same mask on every device for the same seed and offset). The per-element maths is <see cref="ElementwiseElement"/>;
+/// host execution runs fill, copy, axpby, column sums and dropout as <see cref="ElementwiseHost"/>'s bodies.
 /// </summary>
 public sealed class ElementwiseKernels
 {
@@ -57,7 +56,7 @@ public sealed class ElementwiseKernels
     {
         // On the host the memory-bound helpers (fill, copy, axpby) are single span operations: one vectorised
         // pass, no per-element call, no thread hand-off.
-        if (HostSpanOperation(x.Length)) x.AsHostSpan().Fill(value);
+        if (HostSpanOperation(x.Length)) ElementwiseHost.Fill(x.AsHostSpan(), value);
         else runtime.For(s, x.Length, (st, i) => fill(st, i, x, value), i => FillKernel(i, x, value));
     }
 
@@ -65,7 +64,7 @@ public sealed class ElementwiseKernels
     public void Copy(AcceleratorStream s, ArrayView<float> src, ArrayView<float> dst)
     {
         Check(src.Length == dst.Length, $"Copy: source has {src.Length} elements, destination {dst.Length}.");
-        if (HostSpanOperation(src.Length)) src.AsHostSpan().CopyTo(dst.AsHostSpan());
+        if (HostSpanOperation(src.Length)) ElementwiseHost.Copy(src.AsHostSpan(), dst.AsHostSpan());
         else runtime.For(s, src.Length, (st, i) => copy(st, i, src, dst), i => CopyKernel(i, src, dst));
     }
 
@@ -73,7 +72,7 @@ public sealed class ElementwiseKernels
     public void Axpby(AcceleratorStream s, float a, ArrayView<float> x, float b, ArrayView<float> y)
     {
         Check(x.Length == y.Length, $"Axpby: x has {x.Length} elements, y {y.Length}.");
-        if (HostSpanOperation(x.Length)) AxpbyHost(a, x.AsHostSpan(), b, y.AsHostSpan());
+        if (HostSpanOperation(x.Length)) ElementwiseHost.Axpby(a, x.AsHostSpan(), b, y.AsHostSpan());
         else runtime.For(s, x.Length, (st, i) => axpby(st, i, a, x, b, y), i => AxpbyKernel(i, a, x, b, y));
     }
 
@@ -123,7 +122,7 @@ public sealed class ElementwiseKernels
         runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
-            ColumnSumsHost(x, rows, columns, beta, sums);
+            ElementwiseHost.ColumnSums(x, rows, columns, beta, sums);
             return;
         }
         int splits = Math.Clamp((rows + columnSlices * RowsPerThread - 1) / (columnSlices * RowsPerThread), 1, MaxColumnSplits);
@@ -156,26 +155,6 @@ public sealed class ElementwiseKernels
         return buffer.View;
     }
 
-    /// <summary>Host execution: column blocks in parallel, each column's rows added in order (bit-reproducible).</summary>
-    static void ColumnSumsHost(ArrayView<float> x, int rows, int columns, float beta, ArrayView<float> sums)
-    {
-        const int Block = 64;
-        int blocks = (columns + Block - 1) / Block;
-        KernelRuntime.HostFor(blocks, block =>
-        {
-            int c0 = block * Block, width = Math.Min(Block, columns - c0);
-            Span<float> total = stackalloc float[Block];
-            total.Clear();
-            for (int r = 0; r < rows; r++)
-            {
-                long row = (long)r * columns + c0;
-                for (int j = 0; j < width; j++) total[j] += x[row + j];
-            }
-            for (int j = 0; j < width; j++)
-                sums[c0 + j] = beta == 0f ? total[j] : beta * sums[c0 + j] + total[j];
-        });
-    }
-
     /// <summary>
     /// Inverted dropout: y = x * mask / (1 - p), mask[i] = 1 with probability 1 - p from a hash of
     /// (seed, offset + i). Backward is the same call on the gradient with the same seed and offset.
@@ -188,66 +167,12 @@ public sealed class ElementwiseKernels
         {
             long start = (long)c * DropoutHostChunk;
             int length = (int)Math.Min(DropoutHostChunk, x.Length - start);
-            DropoutHost(p, start, x.SubView(start, length).AsHostSpan(), y.SubView(start, length).AsHostSpan());
+            ElementwiseHost.Dropout(p, start, x.SubView(start, length).AsHostSpan(), y.SubView(start, length).AsHostSpan());
         });
     }
 
     /// <summary>Elements per host dropout chunk (a worker's unit of work).</summary>
     const int DropoutHostChunk = 4096;
-
-    /// <summary>
-    /// The host's <see cref="DropoutKernel"/> over elements [start, start + x.Length), in runs whose counters are
-    /// contiguous (within one block of <see cref="DropoutParams.RowBlock"/> elements: a replica's rows of one time step).
-    /// </summary>
-    static void DropoutHost(DropoutParams p, long start, ReadOnlySpan<float> x, Span<float> y)
-    {
-        for (int done = 0; done < x.Length;)
-        {
-            long at = start + done;
-            int run = (int)Math.Min(x.Length - done, p.RowBlock - at % p.RowBlock);
-            DropoutRun(p, p.Offset + at / p.RowBlock * p.RowStride + at % p.RowBlock, x.Slice(done, run), y.Slice(done, run));
-            done += run;
-        }
-    }
-
-    /// <summary>
-    /// Dropout with counters firstCounter + k, eight at a time: the hash in 64-bit vector lanes, and keep decided on
-    /// its top 24 bits as an integer, u >= ceil(rate 2^24), which is the kernel's u 2^-24 >= rate exactly
-    /// (u &lt; 2^24 converts to float exactly). x and y may be the same.
-    /// </summary>
-    static void DropoutRun(DropoutParams p, long firstCounter, ReadOnlySpan<float> x, Span<float> y)
-    {
-        int k = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var threshold = Vector256.Create((ulong)MathF.Ceiling(p.Rate * 16777216f));
-            var scale = Vector256.Create(p.Scale);
-            var lanes = Vector256.Create(1UL, 2, 3, 4);
-            for (; k <= x.Length - 8; k += 8)
-            {
-                var counter = Vector256.Create((ulong)(firstCounter + k)) + lanes;
-                var keepLow = Vector256.GreaterThanOrEqual(HashTop24(p.Seed, counter), threshold);
-                var keepHigh = Vector256.GreaterThanOrEqual(HashTop24(p.Seed, counter + Vector256.Create(4UL)), threshold);
-                var keep = Vector256.Narrow(keepLow, keepHigh).AsSingle();
-                Vector256.ConditionalSelect(keep, Vector256.Create(x[k..]) * scale, Vector256<float>.Zero).CopyTo(y[k..]);
-            }
-        }
-        for (; k < x.Length; k++)
-        {
-            uint bits = CounterRandom.Hash(p.Seed, (ulong)(firstCounter + k));
-            y[k] = (bits >> 8) * (1f / 16777216f) >= p.Rate ? x[k] * p.Scale : 0f;
-        }
-    }
-
-    /// <summary><see cref="CounterRandom.Hash"/>(seed, counter - 1) >> 8 in four 64-bit lanes (the counter already plus one).</summary>
-    static Vector256<ulong> HashTop24(ulong seed, Vector256<ulong> counterPlusOne)
-    {
-        var z = Vector256.Create(seed) + Vector256.Create(0x9E3779B97F4A7C15UL) * counterPlusOne;
-        z = (z ^ Vector256.ShiftRightLogical(z, 30)) * Vector256.Create(0xBF58476D1CE4E5B9UL);
-        z = (z ^ Vector256.ShiftRightLogical(z, 27)) * Vector256.Create(0x94D049BB133111EBUL);
-        z ^= Vector256.ShiftRightLogical(z, 31);
-        return Vector256.ShiftRightLogical(z, 40);
-    }
 
     static void Check(bool ok, string message)
     {
@@ -259,19 +184,7 @@ public sealed class ElementwiseKernels
     public static void CopyKernel(Index1D i, ArrayView<float> src, ArrayView<float> dst) => dst[i] = src[i];
 
     public static void AxpbyKernel(Index1D i, float a, ArrayView<float> x, float b, ArrayView<float> y) =>
-        y[i] = b == 0f ? a * x[i] : a * x[i] + b * y[i];
-
-    /// <summary>The host's <see cref="AxpbyKernel"/>: (a x) + (b y) rounded as the kernel rounds it.</summary>
-    static void AxpbyHost(float a, ReadOnlySpan<float> x, float b, Span<float> y)
-    {
-        if (b == 0f)
-        {
-            TensorPrimitives.Multiply(x, a, y);
-            return;
-        }
-        TensorPrimitives.Multiply(y, b, y);
-        TensorPrimitives.MultiplyAdd(x, a, y, y);
-    }
+        y[i] = ElementwiseElement.Axpby(a, x[i], b, y[i]);
 
     public static void AddRowBiasKernel(Index1D i, ArrayView<float> x, int columns, ArrayView<float> bias) =>
         x[i] += bias[i % columns];
@@ -303,7 +216,7 @@ public sealed class ElementwiseKernels
         }
         if (ty != 0 || c >= p.Columns) return;
         float sum = shared[tx];
-        if (p.Splits == 1) sums[c] = p.Beta == 0f ? sum : p.Beta * sums[c] + sum;
+        if (p.Splits == 1) sums[c] = ElementwiseElement.ColumnSum(p.Beta, sums[c], sum);
         else partials[(long)split * p.Columns + c] = sum;
     }
 
@@ -312,15 +225,12 @@ public sealed class ElementwiseKernels
     {
         float total = 0f;
         for (int split = 0; split < p.Splits; split++) total += partials[(long)split * p.Columns + c];
-        sums[c] = p.Beta == 0f ? total : p.Beta * sums[c] + total;
+        sums[c] = ElementwiseElement.ColumnSum(p.Beta, sums[c], total);
     }
 
     public static void DropoutKernel(Index1D i, DropoutParams p, ArrayView<float> x, ArrayView<float> y)
     {
-        long at = i;
-        uint bits = CounterRandom.Hash(p.Seed, (ulong)(p.Offset + at / p.RowBlock * p.RowStride + at % p.RowBlock));
-        bool keep = (bits >> 8) * (1f / 16777216f) >= p.Rate;
-        y[i] = keep ? x[i] * p.Scale : 0f;
+        y[i] = ElementwiseElement.Dropout(p, ElementwiseElement.DropoutCounter(p, i), x[i]);
     }
 }
 

@@ -1,7 +1,5 @@
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Runtime;
-using System.Numerics.Tensors;
 
 namespace IlgpuElmo.Kernels;
 
@@ -19,7 +17,8 @@ namespace IlgpuElmo.Kernels;
 /// run) and segmented, deterministic: the positions are grouped by row on the host
 /// (<see cref="PlanSegments"/>, a counting sort that keeps positions in ascending order), then one
 /// thread per (touched row, column) adds its row's gradients in that fixed order with no atomics.
-/// The plan's unique rows are what a row-sparse optimizer update visits.
+/// The plan's unique rows are what a row-sparse optimizer update visits. Host execution runs both
+/// scatter-adds as <see cref="EmbeddingHost"/>'s bodies.
 /// </remarks>
 public sealed class EmbeddingKernels
 {
@@ -68,7 +67,7 @@ public sealed class EmbeddingKernels
             int parts = HostWorkers.Shared.Threads;
             long tableRows = tableGrad.Length / dim;
             KernelRuntime.HostRows(parts, gradOutput.Length, part =>
-                ScatterAddHostRows(gradOutput, dim, ids, tableGrad, tableRows * part / parts, tableRows * (part + 1) / parts));
+                EmbeddingHost.ScatterAdd(gradOutput, dim, ids, tableGrad, tableRows * part / parts, tableRows * (part + 1) / parts));
             return;
         }
         runtime.For(s, gradOutput.Length, (st, i) => scatterAdd(st, i, gradOutput, dim, ids, tableGrad),
@@ -91,42 +90,10 @@ public sealed class EmbeddingKernels
         runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
-            // Row-contiguous on the host (a thread per column strides through memory); same sums, same order.
-            KernelRuntime.HostFor(segmentCount, u => SegmentedScatterAddHostRow(u, gradOutput, dim, segments, tableGrad));
+            KernelRuntime.HostFor(segmentCount, u => EmbeddingHost.SegmentedScatterAdd(u, gradOutput, dim, segments, tableGrad));
             return;
         }
         segmentedScatterAdd(s, new Index1D((int)((long)segmentCount * dim)), gradOutput, dim, segments, tableGrad);
-    }
-
-    /// <summary>tableGrad[ids[i], :] += gradOutput[i, :] for the positions i, in ascending order, whose id lies in [firstRow, endRow).</summary>
-    static void ScatterAddHostRows(ArrayView<float> gradOutput, int dim, ArrayView<int> ids, ArrayView<float> tableGrad, long firstRow, long endRow)
-    {
-        var idSpan = ids.AsHostSpan();
-        var source = gradOutput.AsHostSpan();
-        for (int i = 0; i < idSpan.Length; i++)
-        {
-            int id = idSpan[i];
-            if (id < firstRow || id >= endRow) continue;
-            var target = tableGrad.SubView((long)id * dim, dim).AsHostSpan();
-            TensorPrimitives.Add(target, source.Slice(i * dim, dim), target);
-        }
-    }
-
-    static unsafe void SegmentedScatterAddHostRow(int u, ArrayView<float> gradOutput, int dim, SegmentViews segments, ArrayView<float> tableGrad)
-    {
-        int* sorted = (int*)segments.SortedPositions.LoadEffectiveAddressAsPtr();
-        int* starts = (int*)segments.Starts.LoadEffectiveAddressAsPtr();
-        int* rows = (int*)segments.Rows.LoadEffectiveAddressAsPtr();
-        float* grad = (float*)gradOutput.LoadEffectiveAddressAsPtr();
-        float* target = (float*)tableGrad.LoadEffectiveAddressAsPtr() + (long)rows[u] * dim;
-        Span<float> sum = dim <= 1024 ? stackalloc float[dim] : new float[dim];
-        sum.Clear();
-        for (int k = starts[u]; k < starts[u + 1]; k++)
-        {
-            float* row = grad + (long)sorted[k] * dim;
-            for (int c = 0; c < dim; c++) sum[c] += row[c];
-        }
-        for (int c = 0; c < dim; c++) target[c] += sum[c];
     }
 
     /// <summary>

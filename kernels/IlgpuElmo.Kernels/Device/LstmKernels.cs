@@ -1,5 +1,4 @@
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
 namespace IlgpuElmo.Kernels;
@@ -20,7 +19,8 @@ namespace IlgpuElmo.Kernels;
 /// Rows with t &gt;= length_b are padding: their state (h, c) is carried unchanged, their output is 0,
 /// and in backward they pass the state gradients through and produce no gate gradient.
 /// A clip passes no gradient where it clipped (TensorFlow's clip_by_value: none where |x| &gt; clip).
-/// A clip of 0 means no clip. Host execution runs <see cref="LstmHostRows"/>' vectorised row versions.
+/// A clip of 0 means no clip. Host execution runs <see cref="LstmHost"/>' vectorised row versions; the per-element maths
+/// both share is <see cref="LstmElement"/>.
 /// </summary>
 public sealed class LstmKernels
 {
@@ -59,7 +59,7 @@ public sealed class LstmKernels
         Check(gates.Length == 4 * n && bias.Length == 4L * p.Hidden && lengths.Length == p.Batch && cellPrevious.Length == n
               && cell.Length == n && cellOutput.Length == n, $"CellForward: views do not match B={p.Batch}, H={p.Hidden}.");
         runtime.ForRows(s, n, (st, i) => cellForward(st, i, p, gates, bias, lengths, cellPrevious, cell, cellOutput),
-            p.Batch, b => LstmHostRows.CellForward(b, p, gates, bias, lengths, cellPrevious, cell, cellOutput));
+            p.Batch, b => LstmHost.CellForward(b, p, gates, bias, lengths, cellPrevious, cell, cellOutput));
     }
 
     /// <summary>
@@ -77,7 +77,7 @@ public sealed class LstmKernels
         Check(projection.Length == n && lengths.Length == p.Batch && statePrevious.Length == n && state.Length == n && output.Length == n,
             $"ProjectionForward: views do not match B={p.Batch}, P={p.Projection}.");
         runtime.ForRows(s, n, (st, i) => projectionForward(st, i, p, projection, lengths, statePrevious, state, output),
-            p.Batch, b => LstmHostRows.ProjectionForward(b, p, projection, lengths, statePrevious, state, output));
+            p.Batch, b => LstmHost.ProjectionForward(b, p, projection, lengths, statePrevious, state, output));
     }
 
     /// <summary>
@@ -97,7 +97,7 @@ public sealed class LstmKernels
         Check(projection.Length == n && lengths.Length == p.Batch && outputGradient.Length == n && stateGradient.Length == n
               && projectionGradient.Length == n, $"ProjectionBackward: views do not match B={p.Batch}, P={p.Projection}.");
         runtime.ForRows(s, n, (st, i) => projectionBackward(st, i, p, projection, lengths, outputGradient, stateGradient, projectionGradient),
-            p.Batch, b => LstmHostRows.ProjectionBackward(b, p, projection, lengths, outputGradient, stateGradient, projectionGradient));
+            p.Batch, b => LstmHost.ProjectionBackward(b, p, projection, lengths, outputGradient, stateGradient, projectionGradient));
     }
 
     /// <summary>
@@ -118,7 +118,7 @@ public sealed class LstmKernels
               && cellOutputGradient.Length == n && cellGradient.Length == n && gateGradient.Length == 4 * n,
             $"CellBackward: views do not match B={p.Batch}, H={p.Hidden}.");
         runtime.ForRows(s, n, (st, i) => cellBackward(st, i, p, gates, lengths, cellPrevious, cell, cellOutputGradient, cellGradient, gateGradient),
-            p.Batch, b => LstmHostRows.CellBackward(b, p, gates, lengths, cellPrevious, cell, cellOutputGradient, cellGradient, gateGradient));
+            p.Batch, b => LstmHost.CellBackward(b, p, gates, lengths, cellPrevious, cell, cellOutputGradient, cellGradient, gateGradient));
     }
 
     /// <summary>
@@ -144,8 +144,6 @@ public sealed class LstmKernels
     // KernelMath, not XMath: on CUDA XMath.Tanh is tanh.approx.f32 (2^-11 relative), see KernelMath.
     static float Sigmoid(float x) => KernelMath.Sigmoid(x);
 
-    static float Clip(float x, float clip) => clip > 0f ? XMath.Clamp(x, -clip, clip) : x;
-
     public static void CellForwardKernel(Index1D i, LstmStepParams p, ArrayView<float> gates, ArrayView<float> bias, ArrayView<int> lengths,
         ArrayView<float> cellPrevious, ArrayView<float> cell, ArrayView<float> cellOutput)
     {
@@ -161,7 +159,7 @@ public sealed class LstmKernels
         float candidate = KernelMath.Tanh(gates[row + h + k] + bias[h + k]);
         float forget = Sigmoid(gates[row + 2 * h + k] + bias[2 * h + k] + p.ForgetBias);
         float output = Sigmoid(gates[row + 3 * h + k] + bias[3 * h + k]);
-        float c = Clip(forget * cellPrevious[i] + input * candidate, p.CellClip);
+        float c = LstmElement.Clip(LstmElement.CellBeforeClip(input, candidate, forget, cellPrevious[i]), p.CellClip);
         gates[row + k] = input;
         gates[row + h + k] = candidate;
         gates[row + 2 * h + k] = forget;
@@ -179,7 +177,7 @@ public sealed class LstmKernels
             output[i] = 0f;
             return;
         }
-        float value = Clip(projection[i], p.ProjectionClip);
+        float value = LstmElement.Clip(projection[i], p.ProjectionClip);
         state[i] = value;
         output[i] = value;
     }
@@ -192,9 +190,7 @@ public sealed class LstmKernels
             projectionGradient[i] = 0f;
             return;
         }
-        float gradient = outputGradient[i] + stateGradient[i];
-        bool clipped = p.ProjectionClip > 0f && XMath.Abs(projection[i]) > p.ProjectionClip;
-        projectionGradient[i] = clipped ? 0f : gradient;
+        projectionGradient[i] = LstmElement.ProjectionGradient(projection[i], outputGradient[i] + stateGradient[i], p.ProjectionClip);
         stateGradient[i] = 0f;
     }
 
@@ -212,18 +208,14 @@ public sealed class LstmKernels
             gateGradient[row + 3 * h + k] = 0f;
             return;
         }
-        float input = gates[row + k], candidate = gates[row + h + k], forget = gates[row + 2 * h + k], output = gates[row + 3 * h + k];
-        float previous = cellPrevious[i];
-        float tanhCell = KernelMath.Tanh(cell[i]);
-        float outputGradient = cellOutputGradient[i];
-        float dc = cellGradient[i] + outputGradient * output * (1f - tanhCell * tanhCell);
         // The clip decision is recomputed from the saved activations with the forward's expression.
-        if (p.CellClip > 0f && XMath.Abs(forget * previous + input * candidate) > p.CellClip) dc = 0f;
-        gateGradient[row + k] = dc * candidate * input * (1f - input);
-        gateGradient[row + h + k] = dc * input * (1f - candidate * candidate);
-        gateGradient[row + 2 * h + k] = dc * previous * forget * (1f - forget);
-        gateGradient[row + 3 * h + k] = outputGradient * tanhCell * output * (1f - output);
-        cellGradient[i] = dc * forget;
+        var g = LstmElement.CellBackward(gates[row + k], gates[row + h + k], gates[row + 2 * h + k], gates[row + 3 * h + k], cellPrevious[i],
+            KernelMath.Tanh(cell[i]), cellOutputGradient[i], cellGradient[i], p.CellClip);
+        gateGradient[row + k] = g.Input;
+        gateGradient[row + h + k] = g.Candidate;
+        gateGradient[row + 2 * h + k] = g.Forget;
+        gateGradient[row + 3 * h + k] = g.Output;
+        cellGradient[i] = g.CellPrevious;
     }
 
     public static void ReverseWithinLengthKernel(Index1D i, ReverseParams p, ArrayView<float> src, ArrayView<int> lengths, ArrayView<float> dst)

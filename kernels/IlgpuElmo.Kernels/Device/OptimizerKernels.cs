@@ -1,5 +1,4 @@
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
 namespace IlgpuElmo.Kernels;
@@ -14,8 +13,8 @@ public readonly record struct OptimizerStep(float LearningRate, float Beta1, flo
 /// gradScale[0], a one-element device view (the global-norm clip scale <see cref="ReductionKernels.FinishNorm"/>
 /// wrote), so clipping needs no host read. Dense variants run over every
 /// element; row variants only over the rows a step touched (embedding and softmax tables), so a step
-/// costs what it touched, not the vocabulary size. Host execution runs <see cref="OptimizerHostRows"/>' vectorised
-/// versions over chunks of a dense parameter and over touched rows.
+/// costs what it touched, not the vocabulary size. Host execution runs <see cref="OptimizerHost"/>' vectorised
+/// versions over chunks of a dense parameter and over touched rows; both apply <see cref="OptimizerElement"/>.
 /// </summary>
 public sealed class OptimizerKernels
 {
@@ -42,7 +41,7 @@ public sealed class OptimizerKernels
         runtime.ForRows(s, weight.Length, (st, i) => adagrad(st, i, q, weight, grad, accumulator, gradScale), HostChunks(weight.Length), c =>
         {
             var (start, length) = HostChunk(c, weight.Length);
-            OptimizerHostRows.Adagrad(q, Part(weight, start, length), Part(grad, start, length), Part(accumulator, start, length), gradScale.AsHostSpan()[0]);
+            OptimizerHost.Adagrad(q, Part(weight, start, length), Part(grad, start, length), Part(accumulator, start, length), gradScale.AsHostSpan()[0]);
         });
     }
 
@@ -53,7 +52,7 @@ public sealed class OptimizerKernels
         runtime.ForRows(s, weight.Length, (st, i) => adam(st, i, q, weight, grad, m, v, gradScale), HostChunks(weight.Length), c =>
         {
             var (start, length) = HostChunk(c, weight.Length);
-            OptimizerHostRows.Adam(q, Part(weight, start, length), Part(grad, start, length), Part(m, start, length), Part(v, start, length),
+            OptimizerHost.Adam(q, Part(weight, start, length), Part(grad, start, length), Part(m, start, length), Part(v, start, length),
                 gradScale.AsHostSpan()[0]);
         });
     }
@@ -68,7 +67,7 @@ public sealed class OptimizerKernels
         runtime.ForRows(s, (long)rows.Count * width, (st, i) => adagradRows(st, i, q, ids, width, weight, grad, accumulator, gradScale), rows.Count, u =>
         {
             long start = (long)ids[u] * width;
-            OptimizerHostRows.Adagrad(q, Part(weight, start, width), Part(grad, start, width), Part(accumulator, start, width), gradScale.AsHostSpan()[0]);
+            OptimizerHost.Adagrad(q, Part(weight, start, width), Part(grad, start, width), Part(accumulator, start, width), gradScale.AsHostSpan()[0]);
         });
     }
 
@@ -82,7 +81,7 @@ public sealed class OptimizerKernels
         runtime.ForRows(s, (long)rows.Count * width, (st, i) => adamRows(st, i, q, ids, width, weight, grad, m, v, gradScale), rows.Count, u =>
         {
             long start = (long)ids[u] * width;
-            OptimizerHostRows.Adam(q, Part(weight, start, width), Part(grad, start, width), Part(m, start, width), Part(v, start, width),
+            OptimizerHost.Adam(q, Part(weight, start, width), Part(grad, start, width), Part(m, start, width), Part(v, start, width),
                 gradScale.AsHostSpan()[0]);
         });
     }
@@ -117,22 +116,19 @@ public sealed class OptimizerKernels
     /// <summary>One element's Adagrad update at table index <paramref name="at"/> (dense and row kernels share it).</summary>
     static void AdagradAt(long at, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> accumulator, float gradScale)
     {
-        float g = grad[at] * gradScale;
-        float a = accumulator[at] + g * g;
-        accumulator[at] = a;
-        weight[at] -= p.LearningRate * g / XMath.Sqrt(a);
+        var u = OptimizerElement.Adagrad(p, weight[at], grad[at], gradScale, accumulator[at]);
+        accumulator[at] = u.Accumulator;
+        weight[at] = u.Weight;
         grad[at] = 0f;
     }
 
     /// <summary>One element's Adam update at table index <paramref name="at"/>.</summary>
     static void AdamAt(long at, in OptimizerStep p, ArrayView<float> weight, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, float gradScale)
     {
-        float g = grad[at] * gradScale;
-        float mi = p.Beta1 * m[at] + (1f - p.Beta1) * g;
-        float vi = p.Beta2 * v[at] + (1f - p.Beta2) * g * g;
-        m[at] = mi;
-        v[at] = vi;
-        weight[at] -= p.LearningRate * (mi / p.BiasCorrection1) / (XMath.Sqrt(vi / p.BiasCorrection2) + p.Epsilon);
+        var u = OptimizerElement.Adam(p, weight[at], grad[at], gradScale, m[at], v[at]);
+        m[at] = u.M;
+        v[at] = u.V;
+        weight[at] = u.Weight;
         grad[at] = 0f;
     }
 }

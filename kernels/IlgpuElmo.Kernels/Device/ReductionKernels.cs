@@ -13,8 +13,9 @@ namespace IlgpuElmo.Kernels;
 /// each group folds its threads' sums in a shared-memory tree and writes one partial;</item>
 /// <item>a finish: one group sums the partials the same way and writes the result.</item>
 /// </list>
-/// No atomics. Host execution computes each block's partial over a contiguous chunk instead (same
-/// block count, fixed order, in float64), so it is deterministic too, though not bit-equal to a GPU's.
+/// No atomics. Host execution (<see cref="ReductionHost"/>) computes each block's partial over a contiguous
+/// chunk instead (same block count, fixed order, in float64), so it is deterministic too, though not
+/// bit-equal to a GPU's.
 /// </summary>
 public sealed class ReductionKernels
 {
@@ -61,7 +62,7 @@ public sealed class ReductionKernels
         runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
-            KernelRuntime.HostFor(blocks, b => partials[b] = HostDenseChunk(x, blocks, b));
+            KernelRuntime.HostFor(blocks, b => partials[b] = ReductionHost.SquaredBlocks(x, blocks, b));
             return;
         }
         squaredBlocks(s, Config(blocks), x, partials);
@@ -81,7 +82,7 @@ public sealed class ReductionKernels
         {
             var ids = rows.Ids;
             int width = rows.Width;
-            KernelRuntime.HostFor(blocks, b => partials[b] = HostRowsChunk(table, ids, width, n, blocks, b));
+            KernelRuntime.HostFor(blocks, b => partials[b] = ReductionHost.SquaredRowBlocks(table, ids, width, n, blocks, b));
             return;
         }
         squaredRowBlocks(s, Config(blocks), table, rows.Ids, rows.Width, rows.Count, partials);
@@ -97,9 +98,7 @@ public sealed class ReductionKernels
         runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
-            float norm = (float)Math.Sqrt(HostSum(partials));
-            normAndScale[0] = norm;
-            normAndScale[1] = ClipScale(norm, clipNorm);
+            ReductionHost.FinishNorm(partials, clipNorm, normAndScale);
             return;
         }
         finishNorm(s, Config(1), partials, clipNorm, normAndScale);
@@ -112,18 +111,10 @@ public sealed class ReductionKernels
         runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
-            output[0] = (float)(scale * HostSum(values));
+            ReductionHost.SumScaled(values, scale, output);
             return;
         }
         sumScaled(s, Config(1), values, scale, output);
-    }
-
-    /// <summary>The values' sum in index order, in double (the host's fixed-order reduction).</summary>
-    static double HostSum(ArrayView<float> values)
-    {
-        double total = 0;
-        for (long i = 0; i < values.Length; i++) total += values[i];
-        return total;
     }
 
     KernelConfig Config(int blocks) => new(new Index1D(blocks), new Index1D(group), SharedMemoryConfig.RequestDynamic<float>(group));
@@ -131,28 +122,6 @@ public sealed class ReductionKernels
     static void Check(bool ok, string message)
     {
         if (!ok) throw new ArgumentException(message);
-    }
-
-    /// <summary>Block b's share on the host: a contiguous chunk, squares summed in order in float64.</summary>
-    static unsafe float HostDenseChunk(ArrayView<float> x, int blocks, int b)
-    {
-        long start = x.Length * b / blocks, end = x.Length * (b + 1) / blocks;
-        float* data = (float*)x.LoadEffectiveAddressAsPtr();
-        double sum = 0;
-        for (long i = start; i < end; i++) sum += (double)data[i] * data[i];
-        return (float)sum;
-    }
-
-    static float HostRowsChunk(ArrayView<float> table, ArrayView<int> ids, int width, long n, int blocks, int b)
-    {
-        long start = n * b / blocks, end = n * (b + 1) / blocks;
-        double sum = 0;
-        for (long i = start; i < end; i++)
-        {
-            double v = table[RowSet.ElementOf(ids, width, (int)i)];
-            sum += v * v;
-        }
-        return (float)sum;
     }
 
     /// <summary>tf.clip_by_global_norm's factor for a norm: NaN propagates so the trainer can stop.</summary>

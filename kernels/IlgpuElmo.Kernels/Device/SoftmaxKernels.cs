@@ -1,7 +1,5 @@
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Runtime;
-using System.Numerics.Tensors;
 
 namespace IlgpuElmo.Kernels;
 
@@ -18,7 +16,8 @@ namespace IlgpuElmo.Kernels;
 /// </list>
 /// Logits are float32, reductions are in a fixed order (deterministic on every device); exp and log are
 /// <see cref="KernelMath"/>'s (CUDA's approximate ex2/lg2 would not match the CPU tests). Rows whose
-/// target is outside [0, Classes) are ignored: loss 0, gradient 0.
+/// target is outside [0, Classes) are ignored: loss 0, gradient 0. The per-row and per-element maths is
+/// <see cref="SoftmaxElement"/>; host execution runs the two row kernels as <see cref="SoftmaxHost"/>'s bodies.
 /// </summary>
 public sealed class SoftmaxKernels
 {
@@ -86,7 +85,7 @@ public sealed class SoftmaxKernels
         if (runtime.RunOnHost)
         {
             var q = p;
-            KernelRuntime.HostFor(p.Rows, r => RowStatsHost(r, q, logits, bias, targets, rowMax, rowSum, targetLogit, rowLse, rowLoss));
+            KernelRuntime.HostFor(p.Rows, r => SoftmaxHost.RowStats(r, q, logits, bias, targets, rowMax, rowSum, targetLogit, rowLse, rowLoss));
             return;
         }
         var config = new KernelConfig(new Index1D(p.Rows), new Index1D(rowGroup), SharedMemoryConfig.RequestDynamic<float>(2 * rowGroup + 1));
@@ -157,7 +156,7 @@ public sealed class SoftmaxKernels
         if (runtime.RunOnHost)
         {
             var q = p;
-            KernelRuntime.HostFor(p.Rows, r => SampledRowHost(r, q, logits, hidden, touchedW, touchedB, rowTouched, hit, sampleLogQ, trueLogQ, rowLoss, trueGrad));
+            KernelRuntime.HostFor(p.Rows, r => SoftmaxHost.SampledRows(r, q, logits, hidden, touchedW, touchedB, rowTouched, hit, sampleLogQ, trueLogQ, rowLoss, trueGrad));
             return;
         }
         var config = new KernelConfig(new Index1D(p.Rows), new Index1D(rowGroup), SharedMemoryConfig.RequestDynamic<float>(2 * rowGroup));
@@ -199,19 +198,6 @@ public sealed class SoftmaxKernels
 
     // ---------------------------------------------------------------- kernels
 
-    static bool IsTarget(int t, int classes) => t >= 0 && t < classes;
-
-    /// <summary>Online update of (max, sum of exp(x - max)) with one value.</summary>
-    static void Accumulate(float x, ref float max, ref float sum)
-    {
-        if (x > max)
-        {
-            sum = sum * KernelMath.Exp(max - x) + 1f;
-            max = x;
-        }
-        else sum += KernelMath.Exp(x - max);
-    }
-
     /// <summary>
     /// Tree reduction of (max, sum) pairs over the group in shared memory [2 * group]: fixed order. Leaves the
     /// result in shared[0] (max) and shared[group] (sum) for every thread to read before the next barrier.
@@ -225,10 +211,10 @@ public sealed class SoftmaxKernels
         {
             if (tid < stride)
             {
-                float m1 = shared[tid], m2 = shared[tid + stride];
-                float m = XMath.Max(m1, m2);
-                shared[group + tid] = shared[group + tid] * KernelMath.Exp(m1 - m) + shared[group + tid + stride] * KernelMath.Exp(m2 - m);
-                shared[tid] = m;
+                float mergedMax = shared[tid + stride], mergedSum = shared[group + tid + stride];
+                SoftmaxElement.Merge<KernelExpLog>(shared[tid], shared[group + tid], ref mergedMax, ref mergedSum);
+                shared[tid] = mergedMax;
+                shared[group + tid] = mergedSum;
             }
             Group.Barrier();
         }
@@ -253,14 +239,14 @@ public sealed class SoftmaxKernels
         int r = Grid.IdxX, tid = Group.IdxX, group = Group.DimX;
         var shared = SharedMemory.GetDynamic<float>();
         int t = targets[r];
-        bool valid = IsTarget(t, p.Classes);
+        bool valid = SoftmaxElement.IsTarget(t, p.Classes);
         int targetColumn = valid ? t - p.ColumnOffset : -1;
         long rowStart = (long)r * p.Ld;
         float max = float.MinValue, sum = 0f;
         for (int j = tid; j < p.Columns; j += group)
         {
             float x = logits[rowStart + j] + (p.HasBias != 0 ? bias[p.ColumnOffset + j] : 0f);
-            Accumulate(x, ref max, ref sum);
+            SoftmaxElement.Accumulate(x, ref max, ref sum);
             if (j == targetColumn)
             {
                 targetLogit[r] = x;
@@ -270,13 +256,7 @@ public sealed class SoftmaxKernels
         GroupMaxSum(shared, tid, group, max, sum);
         max = shared[0];
         sum = shared[group];
-        if (p.First == 0)
-        {
-            float m0 = rowMax[r], s0 = rowSum[r];
-            float m = XMath.Max(m0, max);
-            sum = s0 * KernelMath.Exp(m0 - m) + sum * KernelMath.Exp(max - m);
-            max = m;
-        }
+        if (p.First == 0) SoftmaxElement.Merge<KernelExpLog>(rowMax[r], rowSum[r], ref max, ref sum);
         if (p.WriteGradient == 0)
         {
             if (tid == 0)
@@ -286,73 +266,30 @@ public sealed class SoftmaxKernels
             }
             return;
         }
-        float lse = max + KernelMath.Log(sum);
+        float lse = SoftmaxElement.LogSumExp<KernelExpLog>(max, sum);
         bool inChunk = targetColumn >= 0 && targetColumn < p.Columns;
         if (tid == 0)
         {
             rowMax[r] = max;
             rowSum[r] = sum;
             rowLse[r] = lse;
-            rowLoss[r] = inChunk ? lse - shared[2 * group] : 0f;
+            rowLoss[r] = SoftmaxElement.Loss(inChunk, lse, shared[2 * group]);
         }
         float scale = inChunk ? p.LossScale : 0f;
         for (int j = tid; j < p.Columns; j += group)
         {
             long at = rowStart + j;
             float x = logits[at] + (p.HasBias != 0 ? bias[p.ColumnOffset + j] : 0f);
-            logits[at] = scale * (KernelMath.Exp(x - lse) - (j == targetColumn ? 1f : 0f));
+            logits[at] = SoftmaxElement.Gradient<KernelExpLog>(scale, x, lse, j == targetColumn);
         }
     }
-
-    /// <summary>
-    /// Host version of <see cref="RowStatsKernel"/> for one row, vectorised: the biased logits go to a scratch
-    /// row, then max, exp(x - max) and their sum, and the gradient from those exponentials rescaled to
-    /// exp(x - lse); fixed-order sums, so every run gives the same bits.
-    /// </summary>
-    static void RowStatsHost(int r, SoftmaxRowParams p, ArrayView<float> logits, ArrayView<float> bias, ArrayView<int> targets,
-        ArrayView<float> rowMax, ArrayView<float> rowSum, ArrayView<float> targetLogit, ArrayView<float> rowLse, ArrayView<float> rowLoss)
-    {
-        int t = targets[r];
-        int targetColumn = IsTarget(t, p.Classes) ? t - p.ColumnOffset : -1;
-        bool inChunk = targetColumn >= 0 && targetColumn < p.Columns;
-        var row = logits.SubView((long)r * p.Ld, p.Columns).AsHostSpan();
-        if (rowScratch is null || rowScratch.Length < p.Columns) rowScratch = new float[p.Columns];
-        var x = rowScratch.AsSpan(0, p.Columns);
-        if (p.HasBias != 0) TensorPrimitives.Add(row, bias.SubView(p.ColumnOffset, p.Columns).AsHostSpan(), x);
-        else row.CopyTo(x);
-        float xt = inChunk ? x[targetColumn] : 0f;
-        float max = TensorPrimitives.Max(x);
-        TensorPrimitives.Subtract(x, max, x);
-        TensorPrimitives.Exp(x, x);
-        float sum = TensorPrimitives.Sum(x), chunkMax = max;
-        if (inChunk) targetLogit[r] = xt;
-        if (p.First == 0)
-        {
-            float m0 = rowMax[r], s0 = rowSum[r];
-            float m = MathF.Max(m0, max);
-            sum = s0 * MathF.Exp(m0 - m) + sum * MathF.Exp(max - m);
-            max = m;
-        }
-        rowMax[r] = max;
-        rowSum[r] = sum;
-        if (p.WriteGradient == 0) return;
-        float lse = max + MathF.Log(sum);
-        rowLse[r] = lse;
-        rowLoss[r] = inChunk ? lse - xt : 0f;
-        float scale = inChunk ? p.LossScale : 0f;
-        // x holds exp(logit - chunkMax), so exp(logit - lse) is x * exp(chunkMax - lse).
-        TensorPrimitives.Multiply(x, scale * MathF.Exp(chunkMax - lse), row);
-        if (inChunk) row[targetColumn] -= scale;
-    }
-
-    [ThreadStatic] static float[]? rowScratch;
 
     public static void FinishRowsKernel(Index1D r, SoftmaxRowParams p, ArrayView<int> targets, ArrayView<float> rowMax, ArrayView<float> rowSum,
         ArrayView<float> targetLogit, ArrayView<float> rowLse, ArrayView<float> rowLoss)
     {
-        float lse = rowMax[r] + KernelMath.Log(rowSum[r]);
+        float lse = SoftmaxElement.LogSumExp<KernelExpLog>(rowMax[r], rowSum[r]);
         rowLse[r] = lse;
-        rowLoss[r] = IsTarget(targets[r], p.Classes) ? lse - targetLogit[r] : 0f;
+        rowLoss[r] = SoftmaxElement.Loss(SoftmaxElement.IsTarget(targets[r], p.Classes), lse, targetLogit[r]);
     }
 
     public static void GradientKernel(Index1D i, SoftmaxRowParams p, ArrayView<float> logits, ArrayView<float> bias, ArrayView<int> targets, ArrayView<float> rowLse)
@@ -360,13 +297,13 @@ public sealed class SoftmaxKernels
         int r = i / p.Columns, j = i - r * p.Columns;
         int t = targets[r];
         long at = (long)r * p.Ld + j;
-        if (!IsTarget(t, p.Classes))
+        if (!SoftmaxElement.IsTarget(t, p.Classes))
         {
             logits[at] = 0f;
             return;
         }
         float x = logits[at] + (p.HasBias != 0 ? bias[p.ColumnOffset + j] : 0f);
-        logits[at] = p.LossScale * (KernelMath.Exp(x - rowLse[r]) - (p.ColumnOffset + j == t ? 1f : 0f));
+        logits[at] = SoftmaxElement.Gradient<KernelExpLog>(p.LossScale, x, rowLse[r], p.ColumnOffset + j == t);
     }
 
     public static void LogSoftmaxKernel(Index1D i, LogSoftmaxParams p, ArrayView<float> block, ArrayView<float> bias, ArrayView<float> rowLse, ArrayView<float> addend)
@@ -398,59 +335,29 @@ public sealed class SoftmaxKernels
             for (int k = tid; k < p.Hidden; k += group)
                 dot += hidden[(long)r * p.Hidden + k] * touchedW[(long)u * p.Hidden + k];
         GroupSum(shared, tid, group, dot);
-        float trueLogit = valid ? shared[0] + touchedB[u] - trueLogQ[r] : 0f;
+        float trueLogit = valid ? SoftmaxElement.SampledLogit(shared[0], touchedB[u], trueLogQ[r]) : 0f;
         Group.Barrier();
 
         int masked = hit[r];
         long rowStart = (long)r * p.Samples;
         float max = float.MinValue, sum = 0f;
-        if (tid == 0 && valid) Accumulate(trueLogit, ref max, ref sum);
+        if (tid == 0 && valid) SoftmaxElement.Accumulate(trueLogit, ref max, ref sum);
         for (int j = tid; j < p.Samples; j += group)
-            if (j != masked) Accumulate(logits[rowStart + j] + touchedB[j] - sampleLogQ[j], ref max, ref sum);
+            if (j != masked) SoftmaxElement.Accumulate(SoftmaxElement.SampledLogit(logits[rowStart + j], touchedB[j], sampleLogQ[j]), ref max, ref sum);
         GroupMaxSum(shared, tid, group, max, sum);
-        float lse = shared[0] + KernelMath.Log(shared[group]);
+        float lse = SoftmaxElement.LogSumExp<KernelExpLog>(shared[0], shared[group]);
         float scale = valid ? p.LossScale : 0f;
         if (tid == 0)
         {
-            rowLoss[r] = valid ? lse - trueLogit : 0f;
-            trueGrad[r] = valid ? scale * (KernelMath.Exp(trueLogit - lse) - 1f) : 0f;
+            rowLoss[r] = SoftmaxElement.Loss(valid, lse, trueLogit);
+            trueGrad[r] = valid ? SoftmaxElement.Gradient<KernelExpLog>(scale, trueLogit, lse, true) : 0f;
         }
         if (p.WriteGradient == 0) return;
         for (int j = tid; j < p.Samples; j += group)
         {
             long at = rowStart + j;
-            logits[at] = valid && j != masked ? scale * KernelMath.Exp(logits[at] + touchedB[j] - sampleLogQ[j] - lse) : 0f;
-        }
-    }
-
-    /// <summary>Host version of <see cref="SampledRowsKernel"/> for one row.</summary>
-    static void SampledRowHost(int r, SampledRowParams p, ArrayView<float> logits, ArrayView<float> hidden, ArrayView<float> touchedW,
-        ArrayView<float> touchedB, ArrayView<int> rowTouched, ArrayView<int> hit, ArrayView<float> sampleLogQ, ArrayView<float> trueLogQ,
-        ArrayView<float> rowLoss, ArrayView<float> trueGrad)
-    {
-        int u = rowTouched[r];
-        bool valid = u >= 0;
-        float trueLogit = 0f, max = float.MinValue, sum = 0f;
-        if (valid)
-        {
-            float dot = 0f;
-            for (int k = 0; k < p.Hidden; k++) dot += hidden[(long)r * p.Hidden + k] * touchedW[(long)u * p.Hidden + k];
-            trueLogit = dot + touchedB[u] - trueLogQ[r];
-            Accumulate(trueLogit, ref max, ref sum);
-        }
-        int masked = hit[r];
-        long rowStart = (long)r * p.Samples;
-        for (int j = 0; j < p.Samples; j++)
-            if (j != masked) Accumulate(logits[rowStart + j] + touchedB[j] - sampleLogQ[j], ref max, ref sum);
-        float lse = max + MathF.Log(sum);
-        float scale = valid ? p.LossScale : 0f;
-        rowLoss[r] = valid ? lse - trueLogit : 0f;
-        trueGrad[r] = valid ? scale * (MathF.Exp(trueLogit - lse) - 1f) : 0f;
-        if (p.WriteGradient == 0) return;
-        for (int j = 0; j < p.Samples; j++)
-        {
-            long at = rowStart + j;
-            logits[at] = valid && j != masked ? scale * MathF.Exp(logits[at] + touchedB[j] - sampleLogQ[j] - lse) : 0f;
+            logits[at] = valid && j != masked
+                ? SoftmaxElement.Gradient<KernelExpLog>(scale, SoftmaxElement.SampledLogit(logits[at], touchedB[j], sampleLogQ[j]), lse, false) : 0f;
         }
     }
 

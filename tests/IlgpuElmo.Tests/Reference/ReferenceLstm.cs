@@ -39,7 +39,29 @@ public sealed class ReferenceLstmLayer(int inputSize, int hidden, int projection
 
     static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
     static double Clip(double x, double clip) => clip > 0 ? Math.Clamp(x, -clip, clip) : x;
-    static bool Clipped(double x, double clip) => clip > 0 && Math.Abs(x) > clip;
+    public static bool Clipped(double x, double clip) => clip > 0 && Math.Abs(x) > clip;
+
+    /// <summary>One (b, k) of the cell step: the gates' activations from their pre-activations (bias included, the
+    /// forget bias added here), c_t before and after its clip, and m_t = o tanh(c_t).</summary>
+    public static (double I, double J, double F, double O, double BeforeClip, double C, double M) Cell(double zi, double zj, double zf, double zo,
+        double cPrevious, double forgetBias, double cellClip)
+    {
+        double i = Sigmoid(zi), j = Math.Tanh(zj), f = Sigmoid(zf + forgetBias), o = Sigmoid(zo);
+        double raw = f * cPrevious + i * j;
+        double c = Clip(raw, cellClip);
+        return (i, j, f, o, raw, c, o * Math.Tanh(c));
+    }
+
+    /// <summary>Backward of <see cref="Cell"/> from its activations, c_{t-1}, c_t before and after the clip, dL/dm_t and the carried
+    /// dL/dc_t: dL/d(pre-activations) i, j, f, o and dL/dc_{t-1}.</summary>
+    public static (double I, double J, double F, double O, double CPrevious) CellBackward(double i, double j, double f, double o, double cPrevious,
+        double beforeClip, double c, double dm, double dc, double cellClip)
+    {
+        double tc = Math.Tanh(c);
+        double d = dc + dm * o * (1 - tc * tc);
+        if (Clipped(beforeClip, cellClip)) d = 0;
+        return (d * j * i * (1 - i), d * i * (1 - j * j), d * cPrevious * f * (1 - f), dm * tc * o * (1 - o), d * f);
+    }
 
     public (double[] Y, double[] HT, double[] CT, Cache Cache) Forward(double[] x, int steps, int batch, int[] lengths, double[]? h0 = null, double[]? c0 = null)
     {
@@ -67,21 +89,21 @@ public sealed class ReferenceLstmLayer(int inputSize, int hidden, int projection
             for (int b = 0; b < batch; b++)
             {
                 if (t >= lengths[b]) continue;
+                var pre = new double[g4];
                 for (int g = 0; g < g4; g++)
                 {
-                    double z = B[g];
-                    for (int i = 0; i < In; i++) z += x[(t * batch + b) * In + i] * W[i * g4 + g];
-                    for (int i = 0; i < P; i++) z += hPrev[b * P + i] * W[(In + i) * g4 + g];
-                    act[b * g4 + g] = g < H ? Sigmoid(z) : g < 2 * H ? Math.Tanh(z) : g < 3 * H ? Sigmoid(z + forgetBias) : Sigmoid(z);
+                    pre[g] = B[g];
+                    for (int i = 0; i < In; i++) pre[g] += x[(t * batch + b) * In + i] * W[i * g4 + g];
+                    for (int i = 0; i < P; i++) pre[g] += hPrev[b * P + i] * W[(In + i) * g4 + g];
                 }
                 for (int k = 0; k < H; k++)
                 {
-                    double i = act[b * g4 + k], j = act[b * g4 + H + k], f = act[b * g4 + 2 * H + k], o = act[b * g4 + 3 * H + k];
-                    double raw = f * cPrev[b * H + k] + i * j;
-                    cRaw[b * H + k] = raw;
-                    if (Clipped(raw, cellClip)) CellClips++;
-                    cNext[b * H + k] = Clip(raw, cellClip);
-                    m[b * H + k] = o * Math.Tanh(cNext[b * H + k]);
+                    var cell = Cell(pre[k], pre[H + k], pre[2 * H + k], pre[3 * H + k], cPrev[b * H + k], forgetBias, cellClip);
+                    (act[b * g4 + k], act[b * g4 + H + k], act[b * g4 + 2 * H + k], act[b * g4 + 3 * H + k]) = (cell.I, cell.J, cell.F, cell.O);
+                    cRaw[b * H + k] = cell.BeforeClip;
+                    if (Clipped(cell.BeforeClip, cellClip)) CellClips++;
+                    cNext[b * H + k] = cell.C;
+                    m[b * H + k] = cell.M;
                 }
                 for (int q = 0; q < P; q++)
                 {
@@ -138,15 +160,10 @@ public sealed class ReferenceLstmLayer(int inputSize, int hidden, int projection
                         dm += dHRaw[q] * Wp[k * P + q];
                         dWp[k * P + q] += cache.M[t][b * H + k] * dHRaw[q];
                     }
-                    double i = act[b * g4 + k], j = act[b * g4 + H + k], f = act[b * g4 + 2 * H + k], o = act[b * g4 + 3 * H + k];
-                    double tc = Math.Tanh(cache.Cs[t + 1][b * H + k]);
-                    double dcT1 = dc[b * H + k] + dm * o * (1 - tc * tc);
-                    if (Clipped(cache.CRaw[t][b * H + k], cellClip)) dcT1 = 0;
-                    dz[k] = dcT1 * j * i * (1 - i);
-                    dz[H + k] = dcT1 * i * (1 - j * j);
-                    dz[2 * H + k] = dcT1 * cPrev[b * H + k] * f * (1 - f);
-                    dz[3 * H + k] = dm * tc * o * (1 - o);
-                    dcPrev[b * H + k] = dcT1 * f;
+                    var g = CellBackward(act[b * g4 + k], act[b * g4 + H + k], act[b * g4 + 2 * H + k], act[b * g4 + 3 * H + k], cPrev[b * H + k],
+                        cache.CRaw[t][b * H + k], cache.Cs[t + 1][b * H + k], dm, dc[b * H + k], cellClip);
+                    (dz[k], dz[H + k], dz[2 * H + k], dz[3 * H + k]) = (g.I, g.J, g.F, g.O);
+                    dcPrev[b * H + k] = g.CPrevious;
                 }
                 for (int g = 0; g < g4; g++)
                 {

@@ -5,12 +5,14 @@ using ILGPU;
 namespace IlgpuElmo.Kernels;
 
 /// <summary>
-/// Host execution's versions of <see cref="LstmKernels"/>' pointwise kernels, one batch row per call: the
-/// same maths as the kernel of the same name (tests hold both to the float64 reference), with the
-/// activations through <see cref="TensorPrimitives"/>' vectorised sigmoid and tanh over whole gate blocks
-/// instead of a scalar libm call per element. Views are CPU-accelerator memory.
+/// Host execution's bodies of <see cref="LstmKernels"/>' pointwise kernels, one batch row per call, each
+/// named after the kernel it stands for. The per-element maths is <see cref="LstmElement"/>'s (the scalar
+/// loops call it; the vector loops repeat its operations in its order); the activations go through
+/// <see cref="TensorPrimitives"/>' vectorised sigmoid and tanh over whole gate blocks instead of
+/// <see cref="KernelMath"/>, so cell forward and backward differ from the kernels by a few ulps
+/// (HostParityTests states the bound). Views are CPU-accelerator memory.
 /// </summary>
-static class LstmHostRows
+static class LstmHost
 {
     public static void CellForward(int b, LstmStepParams p, ArrayView<float> gates, ArrayView<float> bias, ArrayView<int> lengths,
         ArrayView<float> cellPrevious, ArrayView<float> cell, ArrayView<float> cellOutput)
@@ -73,8 +75,7 @@ static class LstmHostRows
         if (p.ProjectionClip > 0f)
         {
             var z = Row(projection, b, width);
-            for (int k = 0; k < width; k++)
-                if (MathF.Abs(z[k]) > p.ProjectionClip) dz[k] = 0f;
+            for (int k = 0; k < width; k++) dz[k] = LstmElement.ProjectionGradient(z[k], dz[k], p.ProjectionClip);
         }
         dh.Clear();
     }
@@ -121,15 +122,12 @@ static class LstmHostRows
         }
         for (; k < h; k++)
         {
-            float input = g[k], candidate = g[h + k], forget = g[2 * h + k], output = g[3 * h + k];
-            float prev = previous[k], tc = tanhCell[k], outputGradient = dm[k];
-            float d = dc[k] + outputGradient * output * (1f - tc * tc);
-            if (p.CellClip > 0f && MathF.Abs(forget * prev + input * candidate) > p.CellClip) d = 0f;
-            gg[k] = d * candidate * input * (1f - input);
-            gg[h + k] = d * input * (1f - candidate * candidate);
-            gg[2 * h + k] = d * prev * forget * (1f - forget);
-            gg[3 * h + k] = outputGradient * tc * output * (1f - output);
-            dc[k] = d * forget;
+            var d = LstmElement.CellBackward(g[k], g[h + k], g[2 * h + k], g[3 * h + k], previous[k], tanhCell[k], dm[k], dc[k], p.CellClip);
+            gg[k] = d.Input;
+            gg[h + k] = d.Candidate;
+            gg[2 * h + k] = d.Forget;
+            gg[3 * h + k] = d.Output;
+            dc[k] = d.CellPrevious;
         }
     }
 

@@ -5,11 +5,14 @@ using ILGPU;
 namespace IlgpuElmo.Kernels;
 
 /// <summary>
-/// Host execution's versions of <see cref="CharCnnKernels"/>' window and max-pool kernels, one token per
-/// call: the same results as the kernel of the same name, with whole rows copied, compared and added as
-/// spans instead of one element per call. Views are CPU-accelerator memory.
+/// Host execution's bodies of <see cref="CharCnnKernels"/>' window, max-pool and highway kernels, one token
+/// (or row) per call, each named after the kernel it stands for: whole rows copied, compared and added as
+/// spans instead of one element per call, the per-element maths <see cref="CharCnnElement"/>'s. The tanh
+/// activation and the highway's sigmoid go through <see cref="TensorPrimitives"/> (a few ulps from the
+/// kernels' XMath; HostParityTests states the bound); everything else is bit-equal. Views are
+/// CPU-accelerator memory.
 /// </summary>
-static class CharCnnHostRows
+static class CharCnnHost
 {
     /// <summary>The token's P window rows [w*d]: row t is the embeddings of characters t .. t+w-1 back to back.</summary>
     public static void Windows(int token, CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<float> windows)
@@ -50,7 +53,7 @@ static class CharCnnHostRows
                 }
             }
             for (; f < n; f++)
-                if (row[f] > best[f])
+                if (CharCnnElement.Improves(row[f], best[f]))
                 {
                     best[f] = row[f];
                     bestT[f] = t;
@@ -81,7 +84,7 @@ static class CharCnnHostRows
         Span<float> sum = d <= 256 ? stackalloc float[d] : new float[d];
         for (int c = 0; c < p.MaxChars; c++)
         {
-            int first = Math.Max(0, c - p.Positions + 1), last = Math.Min(p.Width - 1, c);
+            int first = CharCnnElement.FirstOffset(p, c), last = CharCnnElement.LastOffset(p, c);
             sum.Clear();
             for (int j = first; j <= last; j++) TensorPrimitives.Add(sum, rows.Slice((c - j) * rowSize + j * d, d), sum);
             var at = target.Slice(c * d, d);
@@ -110,7 +113,7 @@ static class CharCnnHostRows
                 var g = new Vector<float>(gate[k..]);
                 (g * new Vector<float>(transform[k..]) + (Vector<float>.One - g) * new Vector<float>(x[k..])).CopyTo(y[k..]);
             }
-        for (; k < features; k++) y[k] = gate[k] * transform[k] + (1f - gate[k]) * x[k];
+        for (; k < features; k++) y[k] = CharCnnElement.HighwayOutput(gate[k], transform[k], x[k]);
     }
 
     /// <summary><see cref="CharCnnKernels.HighwayBackwardKernel"/> over one row, the same arithmetic a vector at a time (bit-identical).</summary>
@@ -133,11 +136,10 @@ static class CharCnnHostRows
             }
         for (; k < features; k++)
         {
-            float d = dy[k], g = gate[k], t = transform[k];
-            float dGate = d * (t - x[k]);
-            carry[k] = dGate * g * (1f - g);
-            transformPre[k] = t > 0f ? d * g : 0f;
-            dx[k] = d * (1f - g);
+            var g = CharCnnElement.HighwayBackward(dy[k], gate[k], transform[k], x[k]);
+            carry[k] = g.CarryPre;
+            transformPre[k] = g.TransformPre;
+            dx[k] = g.X;
         }
     }
 

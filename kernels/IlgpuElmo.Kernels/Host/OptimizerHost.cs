@@ -3,12 +3,13 @@ using System.Numerics;
 namespace IlgpuElmo.Kernels;
 
 /// <summary>
-/// Host execution's versions of <see cref="OptimizerKernels"/>' updates over a contiguous run of elements
-/// (a chunk of a dense parameter, or one touched row of a table): the same operations in the same order
-/// as the kernels' per-element AdamAt/AdagradAt, a vector of elements at a time, so every result equals
-/// the kernel's bit for bit (no fused multiply-adds on either side).
+/// Host execution's bodies of <see cref="OptimizerKernels"/>' updates over a contiguous run of elements
+/// (a chunk of a dense parameter, or one touched row of a table), named after the update they stand for
+/// (the dense and row kernels share one): <see cref="OptimizerElement"/>'s operations in its order, a
+/// vector of elements at a time, and the element function itself for the tail, so every result equals
+/// the kernel's bit for bit.
 /// </summary>
-static class OptimizerHostRows
+static class OptimizerHost
 {
     public static void Adam(in OptimizerStep p, Span<float> weight, Span<float> grad, Span<float> m, Span<float> v, float gradScale)
     {
@@ -30,12 +31,10 @@ static class OptimizerHostRows
         }
         for (; k < weight.Length; k++)
         {
-            float g = grad[k] * gradScale;
-            float mi = p.Beta1 * m[k] + (1f - p.Beta1) * g;
-            float vi = p.Beta2 * v[k] + (1f - p.Beta2) * g * g;
-            m[k] = mi;
-            v[k] = vi;
-            weight[k] -= p.LearningRate * (mi / p.BiasCorrection1) / (MathF.Sqrt(vi / p.BiasCorrection2) + p.Epsilon);
+            var u = OptimizerElement.Adam(p, weight[k], grad[k], gradScale, m[k], v[k]);
+            m[k] = u.M;
+            v[k] = u.V;
+            weight[k] = u.Weight;
         }
         grad.Clear();
     }
@@ -56,10 +55,9 @@ static class OptimizerHostRows
         }
         for (; k < weight.Length; k++)
         {
-            float g = grad[k] * gradScale;
-            float a = accumulator[k] + g * g;
-            accumulator[k] = a;
-            weight[k] -= p.LearningRate * g / MathF.Sqrt(a);
+            var u = OptimizerElement.Adagrad(p, weight[k], grad[k], gradScale, accumulator[k]);
+            accumulator[k] = u.Accumulator;
+            weight[k] = u.Weight;
         }
         grad.Clear();
     }

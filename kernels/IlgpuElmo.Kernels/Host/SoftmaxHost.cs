@@ -1,0 +1,84 @@
+using System.Numerics.Tensors;
+using ILGPU;
+
+namespace IlgpuElmo.Kernels;
+
+/// <summary>
+/// Host execution's bodies of <see cref="SoftmaxKernels"/>' two row kernels (one thread group per row on a
+/// device, so they cannot run as plain loops), one row per call, each named after the kernel it stands for.
+/// The maths is <see cref="SoftmaxElement"/>'s with MathF's exp and log; the row's sums run in index order
+/// instead of a group's tree, and the full-softmax row is vectorised (<see cref="TensorPrimitives"/>' exp),
+/// so both differ from the kernels by a few ulps (HostParityTests states the bounds). Fixed-order sums:
+/// every run gives the same bits.
+/// </summary>
+static class SoftmaxHost
+{
+    /// <summary>
+    /// <see cref="SoftmaxKernels.RowStatsKernel"/> for row r, vectorised: the biased logits go to a scratch row,
+    /// then max, exp(x - max) and their sum, and the gradient from those exponentials rescaled to exp(x - lse).
+    /// </summary>
+    public static void RowStats(int r, SoftmaxRowParams p, ArrayView<float> logits, ArrayView<float> bias, ArrayView<int> targets,
+        ArrayView<float> rowMax, ArrayView<float> rowSum, ArrayView<float> targetLogit, ArrayView<float> rowLse, ArrayView<float> rowLoss)
+    {
+        int t = targets[r];
+        int targetColumn = SoftmaxElement.IsTarget(t, p.Classes) ? t - p.ColumnOffset : -1;
+        bool inChunk = targetColumn >= 0 && targetColumn < p.Columns;
+        var row = logits.SubView((long)r * p.Ld, p.Columns).AsHostSpan();
+        if (rowScratch is null || rowScratch.Length < p.Columns) rowScratch = new float[p.Columns];
+        var x = rowScratch.AsSpan(0, p.Columns);
+        if (p.HasBias != 0) TensorPrimitives.Add(row, bias.SubView(p.ColumnOffset, p.Columns).AsHostSpan(), x);
+        else row.CopyTo(x);
+        float xt = inChunk ? x[targetColumn] : 0f;
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Exp(x, x);
+        float sum = TensorPrimitives.Sum(x), chunkMax = max;
+        if (inChunk) targetLogit[r] = xt;
+        if (p.First == 0) SoftmaxElement.Merge<MathFExpLog>(rowMax[r], rowSum[r], ref max, ref sum);
+        rowMax[r] = max;
+        rowSum[r] = sum;
+        if (p.WriteGradient == 0) return;
+        float lse = SoftmaxElement.LogSumExp<MathFExpLog>(max, sum);
+        rowLse[r] = lse;
+        rowLoss[r] = SoftmaxElement.Loss(inChunk, lse, xt);
+        float scale = inChunk ? p.LossScale : 0f;
+        // The vector form of SoftmaxElement.Gradient: x holds exp(logit - chunkMax), so exp(logit - lse) is
+        // x * exp(chunkMax - lse); the target's one comes off afterwards.
+        TensorPrimitives.Multiply(x, scale * MathF.Exp(chunkMax - lse), row);
+        if (inChunk) row[targetColumn] -= scale;
+    }
+
+    [ThreadStatic] static float[]? rowScratch;
+
+    /// <summary><see cref="SoftmaxKernels.SampledRowsKernel"/> for row r: the dot product and the sums in index order.</summary>
+    public static void SampledRows(int r, SampledRowParams p, ArrayView<float> logits, ArrayView<float> hidden, ArrayView<float> touchedW,
+        ArrayView<float> touchedB, ArrayView<int> rowTouched, ArrayView<int> hit, ArrayView<float> sampleLogQ, ArrayView<float> trueLogQ,
+        ArrayView<float> rowLoss, ArrayView<float> trueGrad)
+    {
+        int u = rowTouched[r];
+        bool valid = u >= 0;
+        float trueLogit = 0f, max = float.MinValue, sum = 0f;
+        if (valid)
+        {
+            float dot = 0f;
+            for (int k = 0; k < p.Hidden; k++) dot += hidden[(long)r * p.Hidden + k] * touchedW[(long)u * p.Hidden + k];
+            trueLogit = SoftmaxElement.SampledLogit(dot, touchedB[u], trueLogQ[r]);
+            SoftmaxElement.Accumulate(trueLogit, ref max, ref sum);
+        }
+        int masked = hit[r];
+        long rowStart = (long)r * p.Samples;
+        for (int j = 0; j < p.Samples; j++)
+            if (j != masked) SoftmaxElement.Accumulate(SoftmaxElement.SampledLogit(logits[rowStart + j], touchedB[j], sampleLogQ[j]), ref max, ref sum);
+        float lse = SoftmaxElement.LogSumExp<MathFExpLog>(max, sum);
+        float scale = valid ? p.LossScale : 0f;
+        rowLoss[r] = SoftmaxElement.Loss(valid, lse, trueLogit);
+        trueGrad[r] = valid ? SoftmaxElement.Gradient<MathFExpLog>(scale, trueLogit, lse, true) : 0f;
+        if (p.WriteGradient == 0) return;
+        for (int j = 0; j < p.Samples; j++)
+        {
+            long at = rowStart + j;
+            logits[at] = valid && j != masked
+                ? SoftmaxElement.Gradient<MathFExpLog>(scale, SoftmaxElement.SampledLogit(logits[at], touchedB[j], sampleLogQ[j]), lse, false) : 0f;
+        }
+    }
+}
