@@ -1,16 +1,19 @@
 using IlgpuElmo.Devices;
-using IlgpuElmo.Distributed;
 using IlgpuElmo.Distributed.Nccl;
 using IlgpuElmo.Training;
 
-namespace IlgpuElmo.Cli;
+namespace IlgpuElmo.Distributed;
 
-/// <summary>What one rank of `elmo train --distributed` sets up for itself: its device and how its gradients are summed.</summary>
-static class RankSetup
+/// <summary>
+/// A data-parallel run's setting on one rank: the MPI ranks it is one of and how gradients are summed
+/// (<paramref name="AllReduce"/>: "nccl" on CUDA device buffers, "mpi" through host memory, "auto" for nccl on
+/// CUDA, else mpi).
+/// </summary>
+public sealed record DataParallel(MpiWorld World, string AllReduce = "auto")
 {
     /// <summary>
-    /// A data-parallel rank's device: the GPU of its local rank (the kind `auto` would pick, or the one asked
-    /// for), unless --device-index names one or the device is the CPU.
+    /// A rank's device: the GPU of its local rank (the kind `auto` would pick, or the one asked for), unless
+    /// <paramref name="options"/> names an index or the device is the CPU.
     /// </summary>
     public static DeviceOptions DeviceOfLocalRank(DeviceOptions options, int localRank)
     {
@@ -25,16 +28,16 @@ static class RankSetup
     }
 
     /// <summary>
-    /// The gradient transport --all-reduce asks for: NCCL on CUDA device buffers (auto falls back to MPI, with a
-    /// line saying so, when libnccl.so.2 is absent; nccl asked for by name is an error then), else MPI.
+    /// The gradient transport <see cref="AllReduce"/> asks for: NCCL on CUDA device buffers (auto falls back to MPI,
+    /// with a line saying so, when libnccl.so.2 is absent; nccl asked for by name is an error then), else MPI.
     /// </summary>
-    public static IGradientAllReduce GradientAllReduce(string kind, ComputeDevice device, MpiWorld world, TextWriter log)
+    public IGradientAllReduce CreateAllReduce(ComputeDevice device, TextWriter log)
     {
         bool cuda = device.Accelerator is ILGPU.Runtime.Cuda.CudaAccelerator;
-        switch (kind)
+        switch (AllReduce)
         {
             case "mpi":
-                return new MpiGradientAllReduce(device, world);
+                return new MpiGradientAllReduce(device, World);
             case "nccl":
                 return Nccl(NcclLibrary.Load());
             case "auto" when cuda:
@@ -45,15 +48,15 @@ static class RankSetup
                 catch (InputException e)
                 {
                     log.WriteLine($"note: {e.Message.Split(':')[0]}: summing gradients over MPI through host memory instead.");
-                    return new MpiGradientAllReduce(device, world);
+                    return new MpiGradientAllReduce(device, World);
                 }
             case "auto":
-                return new MpiGradientAllReduce(device, world);
+                return new MpiGradientAllReduce(device, World);
             default:
-                throw new InputException($"--all-reduce {kind}: expected nccl, mpi or auto.");
+                throw new InputException($"--all-reduce {AllReduce}: expected nccl, mpi or auto.");
         }
 
         NcclGradientAllReduce Nccl(NcclLibrary library) =>
-            new(device, world, NcclCommunicator.Create(library, world, device.Accelerator));
+            new(device, World, NcclCommunicator.Create(library, World, device.Accelerator));
     }
 }
