@@ -14,11 +14,15 @@ public sealed unsafe class MpiWorld : IDisposable
 {
     bool finalized;
 
-    MpiWorld(int rank, int size)
+    MpiWorld(int rank, int size, string library)
     {
         Rank = rank;
         Size = size;
+        Library = library;
     }
+
+    /// <summary>The MPI library loaded (<see cref="MpiLibrary.Choose"/>), for messages.</summary>
+    public string Library { get; }
 
     public int Rank { get; }
     public int Size { get; }
@@ -34,7 +38,7 @@ public sealed unsafe class MpiWorld : IDisposable
         Check(MPI_Init(ref argc, ref argv), "MPI_Init");
         Check(MPI_Comm_rank(MPI_COMM_WORLD, out int rank), "MPI_Comm_rank");
         Check(MPI_Comm_size(MPI_COMM_WORLD, out int size), "MPI_Comm_size");
-        return new MpiWorld(rank, size);
+        return new MpiWorld(rank, size, MpiLibrary.Choose(library));
     }
 
     /// <summary>data = the sum of every rank's data, element by element (the same bits on every rank).</summary>

@@ -21,7 +21,8 @@ public sealed partial class BidirectionalLanguageModel
         var model = new BidirectionalLanguageModel(device, options, vocabulary);
         try
         {
-            var (_, tensors) = Checkpoint.Load(runDirectory);
+            var (position, tensors) = Checkpoint.Load(runDirectory);
+            Checkpoint.CheckOwner(Checkpoint.LatestPathIn(runDirectory), position, RunSettings.ReadRunId(runDirectory));
             Checkpoint.Restore(Checkpoint.LatestPathIn(runDirectory), device.Stream, tensors, model.Parameters.Select(p => (p.Name, p.Value)));
             return model;
         }

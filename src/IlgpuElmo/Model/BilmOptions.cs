@@ -292,9 +292,9 @@ public sealed record BilmOptions(
                 throw Error(p + "n_characters", $"is {nChars}; bilm-tf's character ids need 261 (training) or 262 (inference, with the padding id)");
             if (o["max_characters_per_token"] is null) throw Error(p + "max_characters_per_token", "is missing (50 in the published models)");
             int maxChars = Int(o, "max_characters_per_token", 0, p);
-            int widest = filters.Max(f => f.Width);
-            if (maxChars < widest)
-                throw Error(p + "max_characters_per_token", $"is {maxChars}, narrower than the widest filter ({widest}); it must be at least that (and 3 more for the begin/end-of-word marks)");
+            if (maxChars != Encoders.CharacterMapper.MaxCharacters)
+                throw Error(p + "max_characters_per_token",
+                    $"is {maxChars}; it must be {Encoders.CharacterMapper.MaxCharacters}, the characters per token ELMo's character ids have (as in every published model)");
             var activation = o["activation"] is null
                 ? throw Error(p + "activation", "is missing; use \"relu\" or \"tanh\"")
                 : String(o, "activation", p) switch
