@@ -144,7 +144,7 @@ for t in .gpu/*.app.tar.xz; do n=$(basename "$t" .app.tar.xz)
 source .gpu/env.sh && for t in .gpu/*.app.tar.xz; do stat -c %Y "$t" > "$GPU_BUNDLE/$(basename "$t" .app.tar.xz).stamp"; done
 echo "bundle: $GPU_BUNDLE" && ls -l "$GPU_BUNDLE" && dotnet --list-runtimes'
 elif [ "$dry" = 1 ]; then
-  setup='echo "no .gpu/ bundle: the Release builds"; ls src/IlgpuElmo.Cli/bin/Release/net10.0/elmo.dll benchmarks/IlgpuElmo.Benchmarks/bin/Release/net10.0/IlgpuElmo.Benchmarks.dll'
+  setup='echo "no .gpu/ bundle: the Release builds (dotnet build benchmarks/IlgpuElmo.Benchmarks -c Release makes both)"; ls src/IlgpuElmo.Cli/bin/Release/net10.0/elmo.dll benchmarks/IlgpuElmo.Benchmarks/bin/Release/net10.0/IlgpuElmo.Benchmarks.dll'
 else
   echo "no .gpu/env.sh: make the bundle first (see this script's header)" >&2
   exit 2
