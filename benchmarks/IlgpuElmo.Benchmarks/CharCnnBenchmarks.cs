@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using IlgpuElmo.Devices;
 using IlgpuElmo.Encoders;
 using IlgpuElmo.Tensors;
+using IlgpuElmo.Linalg;
 
 namespace IlgpuElmo.Benchmarks;
 
@@ -32,7 +33,7 @@ public class CharCnnBenchmarks
             ? ComputeDevice.Create(new DeviceOptions(DeviceKind.Cuda, null, Device.EndsWith("tf32") ? Precision.Tf32 : Precision.Fp32))
             : ComputeDevice.CreateCpu(CpuExecution.Host);
         int tokens = Device.StartsWith("cuda") ? 2560 : 256;
-        encoder = new CharacterEncoder(device, CharCnnOptions.OriginalElmo(512));
+        encoder = new CharacterEncoder(device, CharCnnOptions.OriginalElmo, projectionDim: 512);
         encoder.Initialize(seed: 1);
         var random = new Random(3);
         var words = Enumerable.Range(0, tokens)

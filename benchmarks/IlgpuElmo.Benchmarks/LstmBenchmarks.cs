@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using IlgpuElmo.Devices;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
+using IlgpuElmo.Linalg;
 
 namespace IlgpuElmo.Benchmarks;
 

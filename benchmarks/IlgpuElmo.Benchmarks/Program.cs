@@ -1,25 +1,24 @@
+using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 namespace IlgpuElmo.Benchmarks;
 
 /// <summary>
-/// The benchmark runner. `--inprocess` (needed on the GPU machine, which has the .NET runtime but no
-/// SDK) runs BenchmarkDotNet's in-process toolchain; every other argument goes to BenchmarkDotNet
-/// (e.g. `--filter *Gemm*`).
+/// The benchmark runner: every argument goes to BenchmarkDotNet (e.g. `--filter *Gemm*`, `--job short`,
+/// `--iterationTime 150`), and every report has a median column. `--inprocess` (needed on the GPU machine,
+/// which has the .NET runtime but no SDK to build BenchmarkDotNet's usual child process) is passed on as
+/// BenchmarkDotNet's own `--inProcess`, which gives the job from the other options the in-process
+/// toolchain, so `--job` and the iteration options still apply. Exits 1 when a benchmark failed.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
-        bool inProcess = args.Contains("--inprocess");
-        var rest = args.Where(a => a != "--inprocess").ToArray();
-        IConfig config = DefaultConfig.Instance;
-        if (inProcess)
-            config = config.AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).AsDefault());
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, config);
-        return 0;
+        var forwarded = args.Select(a => a == "--inprocess" ? "--inProcess" : a).ToArray();
+        var config = DefaultConfig.Instance.AddColumn(StatisticColumn.Median);
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(forwarded, config);
+        // Exit 1 when a benchmark failed (an exception in its setup, a validation error): scripts see it.
+        return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }
 }

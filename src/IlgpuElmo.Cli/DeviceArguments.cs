@@ -8,7 +8,7 @@ sealed class DeviceArguments
 {
     public readonly Option<string> Device = new("--device")
     {
-        Description = "auto | cuda | opencl | cpu (auto: CUDA, then a qualifying OpenCL device, then the CPU)",
+        Description = "auto | cuda | opencl | cpu (auto: CUDA, then a qualifying OpenCL device other than the host CPU, then the CPU)",
         DefaultValueFactory = _ => "auto",
     };
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using IlgpuElmo.Training;
+using IlgpuElmo.Model;
 
 namespace IlgpuElmo.MultiRankTests;
 

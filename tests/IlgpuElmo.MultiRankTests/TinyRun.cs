@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using IlgpuElmo.Formats;
+using IlgpuElmo.Model;
 
 namespace IlgpuElmo.MultiRankTests;
 

@@ -12,8 +12,14 @@ public static class CharCnnElement
     /// <summary>The max-pool's comparison: strictly greater, so ties (and NaNs) keep the earlier position.</summary>
     public static bool Improves(float candidate, float best) => candidate > best;
 
-    /// <summary>The activation after the max-pool and bias (<see cref="CharCnnKernels.Relu"/> or <see cref="CharCnnKernels.Tanh"/>).</summary>
-    public static float Activate(float pre, int activation) => activation == CharCnnKernels.Tanh ? XMath.Tanh(pre) : XMath.Max(pre, 0f);
+    /// <summary>
+    /// The activation after the max-pool and bias (<see cref="CharCnnKernels.Relu"/> or <see cref="CharCnnKernels.Tanh"/>);
+    /// tanh is <see cref="KernelMath"/>'s, not XMath's (tanh.approx on CUDA).
+    /// </summary>
+    public static float Activate(float pre, int activation) => activation == CharCnnKernels.Tanh ? KernelMath.Tanh(pre) : XMath.Max(pre, 0f);
+
+    /// <summary>The highway gate t = sigmoid(x W_carry + b_carry) from its pre-activation: <see cref="KernelMath"/>'s logistic function (XMath's exp is ex2.approx on CUDA).</summary>
+    public static float Gate(float pre) => KernelMath.Sigmoid(pre);
 
     /// <summary>The first window offset j whose window covers character c: windows start at c - j in [0, P).</summary>
     public static int FirstOffset(in CharConvParams p, int c) => XMath.Max(0, c - p.Positions + 1);

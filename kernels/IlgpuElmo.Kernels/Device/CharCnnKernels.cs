@@ -16,10 +16,14 @@ namespace IlgpuElmo.Kernels;
 /// argmax row of a dense conv gradient dConv [N*P, n] (zeros elsewhere), so the rest is the forward GEMM's
 /// two gradient GEMMs (the caller's: dW += windows^T dConv, dWindows = dConv W^T) and the windows'
 /// backward, which adds each window row back onto the characters it was gathered from (one thread per
-/// (token, character, embedding column): no races, a fixed order, the same sums on every run).</item>
+/// (token, character, embedding column): no races, a fixed order, the same sums on every run), then the
+/// character embedding's gradient (<see cref="EmbeddingGradient"/>), where the padding character, about
+/// 80 % of a window's positions, is summed per token first: one add per token, not one per position.</item>
 /// </list>
-/// Host execution runs the window, max-pool and highway kernels as <see cref="CharCnnHost"/>' per-token and
-/// per-row versions; the per-element maths both share is <see cref="CharCnnElement"/>.
+/// Host execution runs the window, max-pool, highway and embedding-gradient kernels as <see cref="CharCnnHost"/>'
+/// per-token and per-row versions; the per-element maths both share is <see cref="CharCnnElement"/>, whose tanh
+/// and highway gate are <see cref="KernelMath"/>'s (within a few ulps on every device; XMath's are tanh.approx
+/// and ex2.approx on CUDA).
 /// Also the highway layer's pointwise part, y = t * relu(x W_T + b_T) + (1 - t) * x with
 /// t = sigmoid(x W_C + b_C) (bilm-tf's "carry" weights compute the gate t).
 /// </summary>
@@ -36,6 +40,7 @@ public sealed class CharCnnKernels
     readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<float>, ArrayView<float>> windowsBackward;
     readonly Action<AcceleratorStream, Index1D, int, HighwayViews> highwayForward;
     readonly Action<AcceleratorStream, Index1D, HighwayViews, ArrayView<float>> highwayBackward;
+    readonly Action<AcceleratorStream, Index1D, CharEmbeddingParams, ArrayView<int>, ArrayView<float>, ArrayView<float>> embeddingGradient;
 
     public CharCnnKernels(KernelRuntime runtime)
     {
@@ -48,6 +53,7 @@ public sealed class CharCnnKernels
         windowsBackward = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, ArrayView<float>, ArrayView<float>>(WindowsBackwardKernel);
         highwayForward = acc.LoadAutoGroupedKernel<Index1D, int, HighwayViews>(HighwayForwardKernel);
         highwayBackward = acc.LoadAutoGroupedKernel<Index1D, HighwayViews, ArrayView<float>>(HighwayBackwardKernel);
+        embeddingGradient = acc.LoadAutoGroupedKernel<Index1D, CharEmbeddingParams, ArrayView<int>, ArrayView<float>, ArrayView<float>>(EmbeddingGradientKernel);
     }
 
     /// <summary>
@@ -116,6 +122,37 @@ public sealed class CharCnnKernels
         var q = p;
         runtime.ForRows(s, gradEmbedded.Length, (st, i) => windowsBackward(st, i, q, gradWindows, gradEmbedded),
             p.Tokens, token => CharCnnHost.WindowsBackward(token, q, gradWindows, gradEmbedded));
+    }
+
+    /// <summary>
+    /// The character embedding table's gradient from the embedded characters' gradient: tableGrad[c, :] +=
+    /// the sum of gradEmbedded[tok, t, :] over the positions (tok, t) whose id is c. Padding tokens (id 0)
+    /// add nothing. The padding character (<see cref="CharEmbeddingParams.PaddingId"/>, most positions of a
+    /// short word) is summed over each token's positions in a register and added once per token, so its row
+    /// gets N adds per column instead of one per padding position (the atomic storm of a plain scatter-add);
+    /// other characters are added atomically (in any order: float sums may differ in the last bits run to
+    /// run on GPUs). Host execution splits the table's rows between workers, each adding its rows' positions
+    /// in token and position order: the same sums every run. charIds [N, L]; gradEmbedded [N, L, d]; tableGrad [C, d].
+    /// </summary>
+    public void EmbeddingGradient(AcceleratorStream s, in CharEmbeddingParams p, ArrayView<int> charIds, ArrayView<float> gradEmbedded, ArrayView<float> tableGrad)
+    {
+        Check(charIds.Length == (long)p.Tokens * p.MaxChars, $"EmbeddingGradient: char ids have {charIds.Length} elements, expected [{p.Tokens}, {p.MaxChars}].");
+        Check(gradEmbedded.Length == charIds.Length * p.EmbedDim,
+            $"EmbeddingGradient: gradient has {gradEmbedded.Length} elements, expected [{p.Tokens}, {p.MaxChars}, {p.EmbedDim}].");
+        Check(tableGrad.Length % p.EmbedDim == 0 && p.PaddingId < tableGrad.Length / p.EmbedDim,
+            $"EmbeddingGradient: a table gradient of {tableGrad.Length} elements has no row {p.PaddingId} of {p.EmbedDim}.");
+        var q = p;
+        if (runtime.RunOnHost)
+        {
+            runtime.CountLaunch();
+            int parts = HostWorkers.Shared.Threads;
+            long rows = tableGrad.Length / p.EmbedDim;
+            KernelRuntime.HostRows(parts, gradEmbedded.Length, part =>
+                CharCnnHost.EmbeddingGradient(q, charIds, gradEmbedded, tableGrad, rows * part / parts, rows * (part + 1) / parts));
+            return;
+        }
+        runtime.For(s, (long)p.Tokens * p.EmbedDim, (st, i) => embeddingGradient(st, i, q, charIds, gradEmbedded, tableGrad),
+            i => EmbeddingGradientKernel(i, q, charIds, gradEmbedded, tableGrad));
     }
 
     /// <summary>
@@ -210,7 +247,7 @@ public sealed class CharCnnKernels
     public static void HighwayForwardKernel(Index1D i, int features, HighwayViews v)
     {
         int f = i % features;
-        float gate = 1f / (1f + XMath.Exp(-(v.CarryPre[i] + v.CarryBias[f])));
+        float gate = CharCnnElement.Gate(v.CarryPre[i] + v.CarryBias[f]);
         float transform = XMath.Max(v.TransformPre[i] + v.TransformBias[f], 0f);
         v.Gate[i] = gate;
         v.Transform[i] = transform;
@@ -223,6 +260,37 @@ public sealed class CharCnnKernels
         v.CarryPre[i] = g.CarryPre;
         v.TransformPre[i] = g.TransformPre;
         gradX[i] = g.X;
+    }
+
+    /// <summary>Thread per (token, column e): the token's padding positions summed in a register, one add each for the rest.</summary>
+    public static void EmbeddingGradientKernel(Index1D i, CharEmbeddingParams p, ArrayView<int> charIds, ArrayView<float> gradEmbedded, ArrayView<float> tableGrad)
+    {
+        int token = i / p.EmbedDim, e = i - token * p.EmbedDim;
+        long first = (long)token * p.MaxChars;
+        float padding = 0f;
+        bool padded = false;
+        for (int c = 0; c < p.MaxChars; c++)
+        {
+            int id = charIds[first + c];
+            float g = gradEmbedded[(first + c) * p.EmbedDim + e];
+            if (id == p.PaddingId)
+            {
+                padding += g;
+                padded = true;
+            }
+            else if (id != 0) AddChecked(ref tableGrad[(long)id * p.EmbedDim + e], g);
+        }
+        if (padded) AddChecked(ref tableGrad[(long)p.PaddingId * p.EmbedDim + e], padding);
+    }
+
+    /// <summary>
+    /// An atomic add, except that NaN is stored plainly: ILGPU's CPU and OpenCL atomics are compare-and-swap
+    /// loops that never finish on NaN (NaN != NaN); a diverged gradient stops training at the next norm check.
+    /// </summary>
+    static void AddChecked(ref float target, float value)
+    {
+        if (float.IsNaN(value) || float.IsNaN(target)) target = float.NaN;
+        else Atomic.Add(ref target, value);
     }
 }
 
@@ -246,3 +314,9 @@ public readonly record struct HighwayViews(
     ArrayView<float> X, ArrayView<float> CarryPre, ArrayView<float> TransformPre,
     ArrayView<float> CarryBias, ArrayView<float> TransformBias,
     ArrayView<float> Gate, ArrayView<float> Transform, ArrayView<float> Y);
+
+/// <summary>
+/// The character embedding's gradient for N tokens of L characters embedded in d: row <see cref="PaddingId"/>
+/// is the padding character's (bilm-tf's 260 shifted by one: 261); id 0 marks padding tokens (no gradient).
+/// </summary>
+public readonly record struct CharEmbeddingParams(int Tokens, int MaxChars, int EmbedDim, int PaddingId);

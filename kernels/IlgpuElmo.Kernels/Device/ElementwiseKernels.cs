@@ -36,8 +36,7 @@ public sealed class ElementwiseKernels
         columnSumsPartial = acc.LoadKernel<ColumnSumsParams, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ColumnSumsPartialKernel);
         columnSumsFinish = acc.LoadAutoGroupedKernel<Index1D, ColumnSumsParams, ArrayView<float>, ArrayView<float>>(ColumnSumsFinishKernel);
         // A warp's worth of neighbouring columns per group row (coalesced loads), as many row slices as the group holds.
-        int group = 1;
-        while (group * 2 <= Math.Min(MaxColumnSumsGroup, runtime.MaxGroupSize)) group *= 2;
+        int group = KernelRuntime.PowerOfTwoGroup(MaxColumnSumsGroup, runtime.MaxGroupSizeOf(columnSumsPartial));
         columnTile = Math.Min(runtime.WarpSize, group);
         columnSlices = group / columnTile;
         dropout = acc.LoadAutoGroupedKernel<Index1D, DropoutParams, ArrayView<float>, ArrayView<float>>(DropoutKernel);

@@ -127,10 +127,16 @@ public sealed class EmbeddingKernels
         return segments;
     }
 
-    /// <summary>Quads only when rows are whole quads and every view starts 16-byte aligned (vector IO needs it).</summary>
-    static bool CanUseQuads(int dim, ArrayView<float> a, ArrayView<float> b) =>
-        dim % 4 == 0 && a.Length > 0 && b.Length > 0
-        && a.LoadEffectiveAddressAsPtr() % 16 == 0 && b.LoadEffectiveAddressAsPtr() % 16 == 0;
+    /// <summary>
+    /// Quads only when rows are whole quads and every view starts on a quad of its buffer (vector IO needs
+    /// 16-byte alignment): decided from the views' element offsets, because buffers start at least 16-byte
+    /// aligned on every backend (cuMemAlloc: 256 bytes; OpenCL: the device's base address alignment, 128
+    /// bytes or more) while a view's address on the host is not a device address on OpenCL.
+    /// </summary>
+    public static bool CanUseQuads(int dim, ArrayView<float> a, ArrayView<float> b) =>
+        dim % 4 == 0 && a.Length > 0 && b.Length > 0 && StartsOnQuad(a) && StartsOnQuad(b);
+
+    static bool StartsOnQuad(ArrayView<float> view) => ((IContiguousArrayView)view).Index % 4 == 0;
 
     public static void GatherKernel(Index1D i, ArrayView<float> table, int dim, ArrayView<int> ids, ArrayView<float> output)
     {

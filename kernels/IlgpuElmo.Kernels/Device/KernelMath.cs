@@ -9,7 +9,7 @@ namespace IlgpuElmo.Kernels;
 /// ex2/lg2.approx (about 2 + 1.2|x| ulp for exp) and, from SM 7.5, XMath.Tanh to tanh.approx.f32
 /// (relative error about 2^-11): differences the CPU tests against float64 would never see. The LSTM cell
 /// and softmax kernels use these instead; tests/.../KernelMathTests bound their error and
-/// LstmAndSoftmaxPtxTests check that no .approx instruction reaches those kernels' PTX.
+/// KernelPtxTests check that no .approx instruction reaches any kernel's PTX.
 /// </summary>
 public static class KernelMath
 {

@@ -35,14 +35,13 @@ public sealed class ReductionKernels
     public ReductionKernels(KernelRuntime runtime)
     {
         this.runtime = runtime;
-        group = 1;
-        while (group * 2 <= Math.Min(MaxGroup, runtime.MaxGroupSize)) group *= 2;
         maxBlocks = Math.Max(1, runtime.Accelerator.NumMultiprocessors * BlocksPerMultiprocessor);
         var acc = runtime.Accelerator;
         squaredBlocks = acc.LoadKernel<ArrayView<float>, ArrayView<float>>(SquaredBlocksKernel);
         squaredRowBlocks = acc.LoadKernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<float>>(SquaredRowBlocksKernel);
         finishNorm = acc.LoadKernel<ArrayView<float>, float, ArrayView<float>>(FinishNormKernel);
         sumScaled = acc.LoadKernel<ArrayView<float>, float, ArrayView<float>>(SumScaledKernel);
+        group = KernelRuntime.PowerOfTwoGroup(MaxGroup, runtime.MaxGroupSizeOf(squaredBlocks, squaredRowBlocks, finishNorm, sumScaled));
     }
 
     /// <summary>Threads per group the kernels use here (a power of two).</summary>

@@ -183,14 +183,17 @@ public sealed class ScalarMixKernels
         }
     }
 
-    /// <summary>One thread per layer: coefs[l] = softmax(s)_l, coefs[L + l] = gamma * coefs[l] / sigma_l.</summary>
+    /// <summary>
+    /// One thread per layer: coefs[l] = softmax(s)_l, coefs[L + l] = gamma * coefs[l] / sigma_l. KernelMath's
+    /// exp, not XMath's (ex2.approx on CUDA), so the weights match the CPU's to a few ulps.
+    /// </summary>
     public static void CoefficientsKernel(Index1D l, ScalarMixParams p, ArrayView<float> scalars, ArrayView<float> gamma, ArrayView<float> stats, ArrayView<float> coefs)
     {
         float max = scalars[0];
         for (int j = 1; j < p.Layers; j++) max = XMath.Max(max, scalars[j]);
         float total = 0f;
-        for (int j = 0; j < p.Layers; j++) total += XMath.Exp(scalars[j] - max);
-        float w = XMath.Exp(scalars[l] - max) / total;
+        for (int j = 0; j < p.Layers; j++) total += KernelMath.Exp(scalars[j] - max);
+        float w = KernelMath.Exp(scalars[l] - max) / total;
         coefs[l] = w;
         coefs[p.Layers + l] = gamma[0] * w * (p.LayerNorm != 0 ? stats[p.Layers + l] : 1f);
     }

@@ -43,8 +43,6 @@ public sealed class SoftmaxKernels
     {
         this.runtime = runtime;
         var acc = runtime.Accelerator;
-        rowGroup = 1;
-        while (rowGroup * 2 <= Math.Min(MaxRowGroup, runtime.MaxGroupSize)) rowGroup *= 2;
         rowStats = acc.LoadKernel<SoftmaxRowParams, ArrayView<float>, ArrayView<float>, ArrayView<int>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(RowStatsKernel);
         finishRows = acc.LoadAutoGroupedKernel<Index1D, SoftmaxRowParams, ArrayView<int>, ArrayView<float>, ArrayView<float>,
@@ -57,6 +55,7 @@ public sealed class SoftmaxKernels
         addTrueRows = acc.LoadAutoGroupedKernel<Index1D, SampledRowParams, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>>(AddTrueRowsKernel);
         touchedWeightGrad = acc.LoadAutoGroupedKernel<Index1D, SampledRowParams, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>>(TouchedWeightGradientKernel);
         touchedBiasGrad = acc.LoadAutoGroupedKernel<Index1D, SampledRowParams, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>>(TouchedBiasGradientKernel);
+        rowGroup = KernelRuntime.PowerOfTwoGroup(MaxRowGroup, runtime.MaxGroupSizeOf(rowStats, sampledRows));
     }
 
     /// <summary>Threads per row in the row kernels here: the largest power of two up to 256 the accelerator allows.</summary>

@@ -9,7 +9,7 @@ namespace IlgpuElmo.Kernels;
 /// (or row) per call, each named after the kernel it stands for: whole rows copied, compared and added as
 /// spans instead of one element per call, the per-element maths <see cref="CharCnnElement"/>'s. The tanh
 /// activation and the highway's sigmoid go through <see cref="TensorPrimitives"/> (a few ulps from the
-/// kernels' XMath; HostParityTests states the bound); everything else is bit-equal. Views are
+/// kernels' KernelMath; HostParityTests states the bound); everything else is bit-equal. Views are
 /// CPU-accelerator memory.
 /// </summary>
 static class CharCnnHost
@@ -140,6 +140,49 @@ static class CharCnnHost
             carry[k] = g.CarryPre;
             transformPre[k] = g.TransformPre;
             dx[k] = g.X;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CharCnnKernels.EmbeddingGradientKernel"/> for the table rows in [firstRow, endRow) (one worker per
+    /// range): the tokens visited in order, their positions' gradients added a row (d floats) at a time, a token's
+    /// padding positions summed first and added once, as the kernel does.
+    /// </summary>
+    public static void EmbeddingGradient(CharEmbeddingParams p, ArrayView<int> charIds, ArrayView<float> gradEmbedded, ArrayView<float> tableGrad,
+        long firstRow, long endRow)
+    {
+        if (firstRow >= endRow) return;
+        int d = p.EmbedDim;
+        var ids = charIds.AsHostSpan();
+        var gradient = gradEmbedded.AsHostSpan();
+        var table = tableGrad.AsHostSpan();
+        bool ownsPadding = p.PaddingId >= firstRow && p.PaddingId < endRow;
+        Span<float> padding = d <= 256 ? stackalloc float[d] : new float[d];
+        for (int token = 0; token < p.Tokens; token++)
+        {
+            bool padded = false;
+            padding.Clear();
+            for (int c = 0; c < p.MaxChars; c++)
+            {
+                int at = token * p.MaxChars + c, id = ids[at];
+                var g = gradient.Slice(at * d, d);
+                if (id == p.PaddingId)
+                {
+                    if (!ownsPadding) continue;
+                    TensorPrimitives.Add(padding, g, padding);
+                    padded = true;
+                }
+                else if (id != 0 && id >= firstRow && id < endRow)
+                {
+                    var row = table.Slice(id * d, d);
+                    TensorPrimitives.Add(row, g, row);
+                }
+            }
+            if (padded)
+            {
+                var row = table.Slice(p.PaddingId * d, d);
+                TensorPrimitives.Add(row, padding, row);
+            }
         }
     }
 

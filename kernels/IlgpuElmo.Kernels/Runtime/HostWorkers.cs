@@ -6,7 +6,7 @@ namespace IlgpuElmo.Kernels;
 /// <summary>
 /// The host execution's threads: a fixed pool of one helper per core beside the calling thread, for the
 /// hundreds of short parallel loops a training step launches (a <see cref="Parallel.For(int, int, Action{int})"/>
-/// per launch cost tens of microseconds of hand-off and thread-pool scheduling each).
+/// per launch paid a hand-off and thread-pool scheduling every time).
 /// </summary>
 /// <remarks>
 /// <see cref="Run"/> splits a job into parts the caller numbers; the caller and the helpers claim parts

@@ -8,9 +8,10 @@ namespace IlgpuElmo.Kernels;
 /// are launched through ILGPU or called directly as plain parallel loops on the host.
 /// </summary>
 /// <remarks>
-/// Host execution exists because ILGPU's CPU accelerator simulates GPU threads at about 1 microsecond
-/// each; calling an implicitly grouped kernel's static method from a parallel loop over views of CPU
-/// accelerator buffers computes the same result about 100x faster. Kernels that use groups, shared
+/// Host execution exists because ILGPU's CPU accelerator simulates every GPU thread, at a cost per thread
+/// far above the work of most kernels; calling an implicitly grouped kernel's static method from a parallel
+/// loop over views of CPU accelerator buffers computes the same result much faster (benchmarks/RESULTS.md
+/// times both modes' GEMM). Kernels that use groups, shared
 /// memory or warps cannot run that way; their launchers provide a host implementation of their own.
 /// </remarks>
 public sealed class KernelRuntime
@@ -39,6 +40,22 @@ public sealed class KernelRuntime
 
     /// <summary>Largest group a launcher may use on this accelerator (16 on ILGPU's default CPU device).</summary>
     public int MaxGroupSize => Accelerator.MaxNumThreadsPerGroup;
+
+    /// <summary>
+    /// Largest group every one of <paramref name="launchers"/> (loaded explicitly grouped kernels) may be launched
+    /// with: the device's maximum, lowered to each kernel's own where ILGPU exposes it (<see cref="KernelGroupLimit"/>).
+    /// Implicitly grouped kernels need no check: ILGPU sizes their groups from the kernel's own occupancy.
+    /// </summary>
+    public int MaxGroupSizeOf(params Delegate[] launchers) =>
+        launchers.Aggregate(MaxGroupSize, (limit, launcher) => Math.Min(limit, KernelGroupLimit.Of(launcher) ?? limit));
+
+    /// <summary>The largest power of two no larger than <paramref name="preferred"/> and <paramref name="limit"/> (at least 1).</summary>
+    public static int PowerOfTwoGroup(int preferred, int limit)
+    {
+        int group = 1;
+        while (group * 2 <= Math.Min(preferred, limit)) group *= 2;
+        return group;
+    }
 
     public int WarpSize => Accelerator.WarpSize;
 

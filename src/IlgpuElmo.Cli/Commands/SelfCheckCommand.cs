@@ -1,29 +1,92 @@
 using System.CommandLine;
 using System.Diagnostics;
-using IlgpuElmo.Linalg;
+using IlgpuElmo.Checks;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Linalg;
+using IlgpuElmo.Model;
 
 namespace IlgpuElmo.Cli.Commands;
 
 /// <summary>
 /// `elmo selfcheck`: GEMM on the chosen device against a float64 host computation, every transpose, the
 /// arithmetic it measurably computes in (<see cref="GemmPrecisionCheck"/>) against the precision asked,
-/// plus a throughput figure.
+/// plus a throughput figure. With --train, training and embedding on the chosen device against the CPU
+/// host path instead (<see cref="TrainingCrossCheck"/>), for every softmax head.
 /// </summary>
 static class SelfCheckCommand
 {
     public static Command Create()
     {
         var device = new DeviceArguments();
-        var command = new Command("selfcheck", "Check the GEMM on the chosen device against float64 and time it");
+        var train = new Option<bool>("--train")
+        {
+            Description = "Train small models on the device and on the CPU host path over the same windows, then embed; " +
+                          "compare losses, gradient norms, every parameter and every layer (exit 1 naming the worst on a mismatch)",
+        };
+        var steps = new Option<int>("--steps") { Description = "Training steps per model (--train)", DefaultValueFactory = _ => 3 };
+        var size = new Option<string>("--size")
+        {
+            Description = "Model size for --train: small (for a GPU) | tiny (for --cpu-execution simulate)",
+            DefaultValueFactory = _ => "small",
+        };
+        var command = new Command("selfcheck", "Check the GEMM on the chosen device against float64 and time it (--train: check training against the CPU)");
+        command.Options.Add(train);
+        command.Options.Add(steps);
+        command.Options.Add(size);
         device.AddTo(command);
         command.SetAction(result =>
         {
             using var dev = ComputeDevice.Create(device.Parse(result));
-            return Run(dev, Console.Out) ? 0 : 1;
+            if (!result.GetValue(train)) return Run(dev, Console.Out) ? 0 : 1;
+            OptionChecks.AtLeast(result.GetValue(steps), 1, "--steps");
+            var checkSize = result.GetValue(size) switch
+            {
+                "small" => CrossCheckSize.Small,
+                "tiny" => CrossCheckSize.Tiny,
+                var other => throw new InputException($"--size '{other}': use small or tiny."),
+            };
+            using var host = ComputeDevice.CreateCpu(CpuExecution.Host, TextWriter.Null);
+            return RunTraining(dev, host, checkSize, result.GetValue(steps), Console.Out) ? 0 : 1;
         });
         return command;
     }
+
+    /// <summary>
+    /// The training check of every case on <paramref name="dev"/> against <paramref name="host"/>; prints one line
+    /// per case (its worst quantity), every failing quantity, and which was worst overall. <paramref name="injectFault"/>: tests only.
+    /// </summary>
+    public static bool RunTraining(ComputeDevice dev, ComputeDevice host, CrossCheckSize size, int steps, TextWriter output,
+        Action<BidirectionalLanguageModel>? injectFault = null)
+    {
+        var tolerances = CrossCheckTolerances.For(dev.Precision);
+        string asked = dev.Precision.ToString().ToLowerInvariant();
+        bool twoStreams = !ReferenceEquals(dev.Stream, dev.SecondStream);
+        output.WriteLine($"device: {dev.Description.KindName} {dev.Description.Name}; execution: {Execution(dev)}; GEMM: {dev.Gemm.Backend.Name}; precision asked: {asked}; " +
+                         (twoStreams ? "two streams (the directions run at once)" : "one stream"));
+        output.WriteLine($"reference: CPU host execution ({host.Description.Capability}); {size.ToString().ToLowerInvariant()} models, {steps} steps each");
+        output.WriteLine($"tolerances ({asked}, relative): loss {F(tolerances.Loss)}, gradient norm {F(tolerances.GradientNorm)}, " +
+                         $"parameter change {F(tolerances.ParameterChange)}, embedding {F(tolerances.Embedding)}");
+        var reports = new List<TrainingCrossCheck.Report>();
+        foreach (var c in TrainingCrossCheck.Cases(size))
+        {
+            var report = TrainingCrossCheck.Run(dev, host, c, steps, tolerances, injectFault);
+            reports.Add(report);
+            output.WriteLine($"  {c.Name} ({c.Exercises}): {report.Quantities.Count} quantities; largest errors: {report.WorstByKind()}; {(report.Passed ? "ok" : "FAILED")}");
+            foreach (var q in report.Quantities.Where(q => !q.Passed).OrderByDescending(q => q.Severity).Take(10))
+                output.WriteLine($"    {q}");
+        }
+        var worst = reports.Select(r => (r.Case, Quantity: r.Worst)).MaxBy(w => w.Quantity.Severity);
+        bool passed = reports.All(r => r.Passed);
+        output.WriteLine(passed
+            ? $"selfcheck --train passed (worst: {worst.Case.Name} {worst.Quantity})"
+            : $"selfcheck --train FAILED: worst {worst.Case.Name} {worst.Quantity.Name}: {F(worst.Quantity.Error)} > tolerance {F(worst.Quantity.Tolerance)}");
+        return passed;
+    }
+
+    static string F(double value) => CheckedQuantity.Format(value);
+
+    static string Execution(ComputeDevice dev) =>
+        dev.Type != ILGPU.Runtime.AcceleratorType.CPU ? "kernels" : dev.RunsOnHost ? "host" : "simulate";
 
     public static bool Run(ComputeDevice dev, TextWriter output)
     {
@@ -47,7 +110,7 @@ static class SelfCheckCommand
                     ok &= pass;
                     output.WriteLine($"  gemm {m}x{n}x{k} transA={ta,-5} transB={tb,-5} max normwise error {worst:E2} (tolerance {tolerance:E0}) {(pass ? "ok" : "FAIL")}");
                 }
-        var precision = GemmPrecisionCheck.Run(dev, dev.Gemm, dev.Precision);
+        var precision = GemmPrecisionCheck.Run(dev, dev.Stream, dev.Gemm, dev.Precision);
         foreach (var (probe, error) in precision.InputErrors)
             output.WriteLine($"  input rounding, {probe}: max relative error {error:E2}");
         output.WriteLine($"  product U(-1,1) 128^3: max normwise error {precision.ProductError:E2} (tolerance {tolerance:E0})");

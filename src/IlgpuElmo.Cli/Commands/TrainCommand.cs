@@ -1,13 +1,9 @@
 using System.CommandLine;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using IlgpuElmo.Data;
+using IlgpuElmo.Devices;
 using IlgpuElmo.Distributed;
 using IlgpuElmo.Model;
-using IlgpuElmo.Reporting;
 using IlgpuElmo.Training;
 using Spectre.Console;
-using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Cli.Commands;
 
@@ -79,22 +75,14 @@ static class TrainCommand
         public string AllReduce { get; init; } = "auto";
     }
 
-    /// <summary>The corpus and plan of a run, saved as run.json so --resume needs nothing else.</summary>
-    public sealed record RunSettings(string[] TrainFiles, string[]? DevFiles, string[]? TestFiles, long TotalSteps,
-        int CheckpointEvery, int EvalEvery, ulong Seed, string Device, bool FreezeEncoder = false);
-
-    /// <summary>A run's folder (held under its lock), plan, options and vocabulary, ready to train.</summary>
-    /// <remarks>Lock is null on the ranks other than 0 of a data-parallel run, which read the run but never write it.</remarks>
-    sealed record PreparedRun(string Folder, RunFolderLock? Lock, RunSettings Settings, BilmOptions Options, Vocabulary Vocabulary);
-
-    public static int Run(TrainArguments a, Devices.DeviceOptions deviceOptions, CancellationToken cancel)
+    public static int Run(TrainArguments a, DeviceOptions deviceOptions, CancellationToken cancel)
     {
         if (a.MpiLibrary is not null && !a.Distributed) throw new InputException("--mpi-library goes with --distributed.");
         if (a.AllReduce != "auto" && !a.Distributed) throw new InputException($"--all-reduce {a.AllReduce} goes with --distributed.");
         using var world = a.Distributed ? MpiWorld.Start(a.MpiLibrary) : null;
         try
         {
-            return Train(a, deviceOptions, world, cancel);
+            return Train(a, deviceOptions, world is null ? null : new DataParallel(world, a.AllReduce), cancel);
         }
         catch (Exception e) when (world is { Size: > 1 } && e is not RanksStoppedTogetherException)
         {
@@ -104,123 +92,77 @@ static class TrainCommand
         }
     }
 
-    /// <summary>Thrown on every rank when a rank could not prepare the run: all of them stop normally, rank 0's error printed.</summary>
-    sealed class RanksStoppedTogetherException(string message, Exception? inner = null) : InputException(message, inner);
-
-    static int Train(TrainArguments a, Devices.DeviceOptions deviceOptions, MpiWorld? world, CancellationToken cancel)
+    static int Train(TrainArguments a, DeviceOptions deviceOptions, DataParallel? parallel, CancellationToken cancel)
     {
         // Rank 0 speaks for the run; the other ranks print only their errors.
-        var log = world is { IsRoot: false } ? TextWriter.Null : Console.Error;
-        CheckArguments(a, world);
-        if (world is not null) deviceOptions = RankSetup.DeviceOfLocalRank(deviceOptions, MpiLaunch.LocalRank(Environment.GetEnvironmentVariables()));
+        bool root = parallel is not { World.IsRoot: false };
+        var log = root ? Console.Error : TextWriter.Null;
+        CheckArguments(a, root);
+        // From here on a signal is answered with a line: before the folder is claimed nothing is written, while
+        // training a checkpoint is saved, during the final test evaluation result.json says so.
+        using var interrupt = new StopSignals(cancel);
+        if (parallel is not null) deviceOptions = DataParallel.DeviceOfLocalRank(deviceOptions, MpiLaunch.LocalRank(Environment.GetEnvironmentVariables()));
         using var device = ComputeDevice.Create(deviceOptions, log);
         device.MemoryHint = "lower batch_size in the options (or the model size)";
-        using var init = a.Resume is null && a.Init is { } i ? ModelInitialization.Open(device, i.RunFolder, i.Options, i.Weights) : null;
-        var prepared = Prepare(a, device, init, world, log);
-        using var folderLock = prepared.Lock;
-        var (runDir, _, settings, options, vocabulary) = prepared;
-        if (folderLock?.StaleOwner is { } stale)
-            log.WriteLine($"warning: {runDir} had a stale lock from a run that is no longer running ({stale}); taking the folder over.");
-
-        device.ApplyModelPrecision(options.Precision);
-        log.WriteLine($"device: {device.Description}; GEMM {device.Gemm.Backend.Name}, precision {device.Precision.ToString().ToLowerInvariant()}");
-        var replicas = world is null ? null : new Replicas(world, options.BatchSize);
-        using var model = BidirectionalLanguageModel.Create(device, options, vocabulary, replicas?.Streams);
-        if (init is not null)
-        {
-            foreach (var line in init.Apply(model)) log.WriteLine(line);
-            init.Dispose();
-        }
-        if (replicas is not null)
-        {
-            replicas.BroadcastFromRoot(device.Stream, model.Parameters);
-            log.WriteLine($"data-parallel: {replicas.Count} ranks over MPI ({MpiLibrary.Choose(a.MpiLibrary)}), {replicas.Streams.Local} of the {options.BatchSize} streams each");
-        }
-        model.EncoderFrozen = settings.FreezeEncoder;
-        log.WriteLine($"model: {model.Describe()}{(model.EncoderFrozen ? "; token encoder frozen (--freeze)" : "")}");
-        log.WriteLine($"optimizer: {options.Optimizer.ToString().ToLowerInvariant()}, learning rate {options.EffectiveLearningRate} " +
-            $"({(options.LearningRateSchedule ?? LearningRateSchedule.Constant).Describe()}), {settings.TotalSteps} steps");
-        var allReduce = world is null ? null : RankSetup.GradientAllReduce(a.AllReduce, device, world, log);
-        using var allReduceResources = allReduce as IDisposable;
-        using var optimizer = new Optimizer(device, model.TrainableParameters, new OptimizerOptions(options.Optimizer, options.EffectiveLearningRate, options.InitialAccumulatorValue))
-        {
-            AllReduce = allReduce,
-        };
-        var trainBatcher = new LmBatcher(settings.TrainFiles, vocabulary, options.BatchSize, options.UnrollSteps, training: true, settings.Seed);
-        Func<LmBatcher>? heldOut = settings.DevFiles is { } devs
-            ? () => new LmBatcher(devs, vocabulary, options.BatchSize, options.UnrollSteps, training: false, settings.Seed)
-            : null;
-        var plan = new TrainingPlan(settings.TotalSteps, settings.CheckpointEvery, settings.EvalEvery, options.AllClipNormVal, settings.Seed,
-            options.LearningRateSchedule);
-        string optionsPrint = Checkpoint.Fingerprint(options.ToJson()), vocabPrint = Checkpoint.Fingerprint(string.Join('\n', vocabulary.Words));
-
-        TrainingOutcome outcome;
-        bool live = world is not { IsRoot: false } && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-        Trainer? trainer = null;
-        Trainer MakeTrainer(ITrainingObserver observer)
-        {
-            var t = new Trainer(device, model, optimizer, trainBatcher, heldOut, runDir, plan, observer, optionsPrint, vocabPrint) { Replicas = replicas };
-            if (a.Resume is not null)
-            {
-                t.Resume(a.FromPrevious);
-                // The new target is recorded only once the checkpoint has been accepted.
-                if (world is not { IsRoot: false }) AtomicFile.WriteAllText(Path.Combine(runDir, "run.json"), JsonSerializer.Serialize(settings, RunJsonFormat));
-            }
-            return t;
-        }
-        var interrupt = new StopSignals(cancel);
+        TrainingRun run;
         try
         {
-            if (live)
-            {
-                outcome = AnsiConsole.Progress()
+            run = a.Resume is { } folder
+                ? TrainingRun.Resume(device, new ResumeRequest(folder)
+                {
+                    Steps = a.Steps, Epochs = a.Epochs, FromPrevious = a.FromPrevious, Options = a.Options, Vocabulary = a.Vocab,
+                    Train = a.Train, Dev = a.Dev, Test = a.Test, Seed = a.Seed,
+                }, log, parallel)
+                : TrainingRun.Start(device, new NewRunRequest
+                {
+                    Train = a.Train, Dev = a.Dev, Test = a.Test, Vocabulary = a.Vocab, MinCount = a.MinCount, Options = a.Options, Preset = a.Preset,
+                    Folder = a.Out, Overwrite = a.Overwrite, Steps = a.Steps, Epochs = a.Epochs, CheckpointEvery = a.CheckpointEvery,
+                    EvalEvery = a.EvalEvery, Seed = a.Seed, InitFrom = a.Init?.RunFolder, InitOptions = a.Init?.Options,
+                    InitWeights = a.Init?.Weights, Freeze = a.Init?.Freeze ?? false,
+                }, log, parallel, interrupt.Token);
+        }
+        catch (OperationCanceledException) when (interrupt.Token.IsCancellationRequested)
+        {
+            log.WriteLine($"interrupted before the run started: no run folder was made{(a.Out is { } o ? $" ({o} is as it was)" : "")}.");
+            return interrupt.ExitCode;
+        }
+        using (run)
+        {
+            bool live = root && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+            var outcome = live
+                ? AnsiConsole.Progress()
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                    .Start(ctx =>
-                    {
-                        var task = ctx.AddTask("starting", maxValue: plan.TotalSteps);
-                        trainer = MakeTrainer(new ConsoleTrainingObserver(task, log));
-                        return trainer.Run(interrupt.Token);
-                    });
-            }
-            else
+                    .Start(ctx => run.Train(new ConsoleTrainingObserver(ctx.AddTask("starting", maxValue: run.Settings.TotalSteps), log), interrupt.Token))
+                : run.Train(new ConsoleTrainingObserver(null, log), interrupt.Token);
+            if (outcome == TrainingOutcome.Interrupted) return interrupt.ExitCode;
+            if (run.Test(interrupt.Token) is not { } result) return 0;
+            if (result.TestInterrupted == true)
             {
-                trainer = MakeTrainer(new ConsoleTrainingObserver(null, log));
-                outcome = trainer.Run(interrupt.Token);
+                log.WriteLine($"interrupted during the final test evaluation: training is complete ({result.Steps} steps, {Checkpoint.PathIn(run.Folder)}) " +
+                    $"and {TrainingResult.PathIn(run.Folder)} has no test perplexity; get it with elmo eval --model {run.Folder} --test {CorpusArgument(run.Settings.TestFiles!)}");
+                return interrupt.ExitCode;
             }
+            if (result.TestPerplexity is double mean)
+            {
+                Console.WriteLine($"test perplexity: forward {result.TestPerplexityForward:F2}, backward {result.TestPerplexityBackward:F2}, mean {mean:F2} over {result.TestTokens} tokens");
+                double unigram = result.UnigramTestPerplexity!.Value, ratio = unigram / mean;
+                Console.WriteLine($"unigram perplexity on the same test split: {unigram:F2} (the biLM's is {(ratio >= 1 ? $"{ratio:F2}x lower" : $"{1 / ratio:F2}x higher")})");
+            }
+            Console.WriteLine($"model and metrics in {run.Folder}");
+            return 0;
         }
-        finally
-        {
-            // Signals after training take their default action: the last checkpoint is already saved.
-            interrupt.Dispose();
-            if (trainer is not null && world is not { IsRoot: false }) PlotLoss(trainer.Metrics, Path.Combine(runDir, "loss.png"));
-        }
-        if (outcome == TrainingOutcome.Interrupted) return interrupt.ExitCode;
-        if (world is { IsRoot: false }) return 0;
-
-        var summary = new JsonObject { ["run"] = runDir, ["steps"] = settings.TotalSteps };
-        if (settings.TestFiles is { } tests)
-        {
-            var watch = System.Diagnostics.Stopwatch.StartNew();
-            var (f, b, tokens) = model.Evaluate(new LmBatcher(tests, vocabulary, options.BatchSize, options.UnrollSteps, training: false, settings.Seed));
-            var report = EvaluationReport.FromLosses(settings.TotalSteps, f, b, tokens, watch.Elapsed.TotalSeconds);
-            double unigram = UnigramBaseline.Perplexity(vocabulary, settings.TrainFiles, tests);
-            Console.WriteLine($"test perplexity: forward {report.ForwardPerplexity:F2}, backward {report.BackwardPerplexity:F2}, mean {report.MeanPerplexity:F2} over {tokens} tokens");
-            double ratio = unigram / report.MeanPerplexity;
-            Console.WriteLine($"unigram perplexity on the same test split: {unigram:F2} (the biLM's is {(ratio >= 1 ? $"{ratio:F2}x lower" : $"{1 / ratio:F2}x higher")})");
-            summary["test_perplexity_forward"] = report.ForwardPerplexity;
-            summary["test_perplexity_backward"] = report.BackwardPerplexity;
-            summary["test_perplexity"] = report.MeanPerplexity;
-            summary["unigram_test_perplexity"] = unigram;
-            summary["test_tokens"] = tokens;
-        }
-        AtomicFile.WriteAllText(Path.Combine(runDir, "result.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        Console.WriteLine($"model and metrics in {runDir}");
-        return 0;
     }
 
-    static readonly JsonSerializerOptions RunJsonFormat = new() { WriteIndented = true };
+    /// <summary>A --test argument naming <paramref name="files"/>: their folder when they are all its files, else the files joined by commas.</summary>
+    static string CorpusArgument(IReadOnlyList<string> files)
+    {
+        string? folder = Path.GetDirectoryName(files[0]);
+        bool wholeFolder = folder is not null && files.All(f => Path.GetDirectoryName(f) == folder)
+            && Directory.Exists(folder) && Directory.GetFiles(folder).Count(f => !Path.GetFileName(f).StartsWith('.')) == files.Count;
+        return wholeFolder ? folder! : string.Join(",", files);
+    }
 
-    static void CheckArguments(TrainArguments a, MpiWorld? world)
+    static void CheckArguments(TrainArguments a, bool root)
     {
         OptionChecks.AtLeast(a.CheckpointEvery, 1, "--checkpoint-every");
         OptionChecks.AtLeast(a.EvalEvery, 1, "--eval-every");
@@ -231,174 +173,11 @@ static class TrainCommand
             throw new InputException($"--resume {a.Resume} continues the run in its own folder; give it without --out and --overwrite.");
         if (a.Resume is not null && a.Init?.Given == true)
             throw new InputException($"--resume {a.Resume} continues a run from its checkpoint; --init, --init-options, --init-weights and --freeze start a new one: give one or the other.");
+        if (a.Resume is not null && a.Preset is not null)
+            throw new InputException($"--preset {a.Preset} chooses a new run's options; the run in {a.Resume} continues with its own options.json: resume without --preset.");
         if (a.FromPrevious && a.Resume is null)
             throw new InputException("--from-previous goes with --resume DIR: it picks that run's previous checkpoint.");
         // Before any work: a file in the way, or a folder that holds a run or is in use, is refused now.
-        if (a.Out is { } folder && world is not { IsRoot: false }) RunFolder.CheckNewRunTarget(folder, a.Overwrite);
-    }
-
-    /// <summary>
-    /// The run to train. In a data-parallel run rank 0 claims and writes the folder; the other ranks then read
-    /// the same plan without claiming it. A rank that fails here stops every rank, with its own message.
-    /// </summary>
-    static PreparedRun Prepare(TrainArguments a, ComputeDevice device, ModelInitialization? init, MpiWorld? world, TextWriter log)
-    {
-        if (world is null) return a.Resume is { } dir ? PrepareResume(a, dir, log, claim: true) : PrepareNewRun(a, device, init, log);
-        PreparedRun? prepared = null;
-        Exception? failure = null;
-        try
-        {
-            if (world.IsRoot) prepared = a.Resume is { } dir ? PrepareResume(a, dir, log, claim: true) : PrepareNewRun(a, device, init, log);
-        }
-        catch (Exception e)
-        {
-            failure = e;
-        }
-        if (!world.AllSucceeded(failure is null))
-        {
-            if (failure is not null) throw new RanksStoppedTogetherException(failure.Message, failure);
-            throw new RanksStoppedTogetherException("--distributed: rank 0 could not prepare the run (its error is above); nothing was trained.");
-        }
-        string runDir = world.Broadcast(prepared?.Folder);
-        if (world.IsRoot) return prepared!;
-        // A new run's plan is what rank 0 just wrote into the folder: read it back as a resume would.
-        return PrepareResume(a.Resume is not null ? a : a with { Steps = null, Epochs = null, Options = null, Vocab = null }, runDir, log, claim: false);
-    }
-
-    /// <summary>Steps in one pass over <paramref name="targets"/> targets per direction.</summary>
-    static long StepsPerEpoch(long targets, BilmOptions options)
-    {
-        long perStep = (long)options.BatchSize * options.UnrollSteps;
-        return Math.Max(1, (targets + perStep - 1) / perStep);
-    }
-
-    /// <summary>The total a --steps/--epochs given now asks for, or null when neither is given.</summary>
-    static long? RequestedSteps(TrainArguments a, long targets, BilmOptions options) =>
-        a.Steps ?? (a.Epochs is double e ? (long)Math.Ceiling(e * StepsPerEpoch(targets, options)) : null);
-
-    static PreparedRun PrepareResume(TrainArguments a, string runDir, TextWriter log, bool claim)
-    {
-        var held = claim ? RunFolder.ClaimForResume(runDir) : null;
-        try
-        {
-            string settingsPath = Path.Combine(runDir, "run.json");
-            if (!File.Exists(settingsPath)) throw new InputException($"--resume {runDir}: there is no run.json there; give the folder of an earlier `elmo train`.");
-            var settings = JsonFiles.Read<RunSettings>(settingsPath, "The run's plan is damaged; start the run again with --out and --overwrite.");
-            if (settings.TrainFiles is null || settings.TotalSteps < 1)
-                throw new InputException($"{settingsPath}: has no training files or step count; start the run again with --out and --overwrite.");
-            var (options, warnings) = BilmOptions.Load(Path.Combine(runDir, "options.json"));
-            foreach (var w in warnings) log.WriteLine($"warning: {w}");
-            if (a.Options is { } given && BilmOptions.Load(given).Options.ToJson() != options.ToJson())
-                throw new InputException($"--options {given} differs from the options the run in {runDir} was started with; resume without --options.");
-            var vocabulary = Vocabulary.Load(Path.Combine(runDir, "vocab.txt"));
-            if (a.Vocab is { } v && !Vocabulary.Load(v).Words.SequenceEqual(vocabulary.Words))
-                throw new InputException($"--vocab {v} differs from the vocabulary the run in {runDir} was started with; resume without --vocab.");
-            if (a.Epochs is not null && a.Steps is null && options.NTrainTokens is null)
-                throw new InputException($"--epochs: {runDir}/options.json has no n_train_tokens to count epochs by; give --steps instead.");
-            if (RequestedSteps(a, options.NTrainTokens ?? 0, options) is long total) settings = settings with { TotalSteps = total };
-            return new PreparedRun(runDir, held, settings, options, vocabulary);
-        }
-        catch
-        {
-            held?.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Reads the corpus, vocabulary and options and checks they can train, all before a folder is created
-    /// or claimed; then claims the folder and writes the run's options, vocabulary and plan into it.
-    /// </summary>
-    static PreparedRun PrepareNewRun(TrainArguments a, ComputeDevice device, ModelInitialization? init, TextWriter log)
-    {
-        bool builtIn = a.Train is null;
-        string? brown = builtIn ? BrownCorpus.ExtractText(BrownCorpus.DefaultTextDirectory) : null;
-        var trainFiles = builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "train"), "--train") : CorpusFiles.Expand(a.Train!, "--train");
-        var devFiles = a.Dev is { } d ? CorpusFiles.Expand(d, "--dev") : builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "dev"), "--dev") : null;
-        var testFiles = a.Test is { } t ? CorpusFiles.Expand(t, "--test") : builtIn ? CorpusFiles.Expand(Path.Combine(brown!, "test"), "--test") : null;
-
-        string presetName = a.Preset ?? ModelPresets.DefaultFor(device.Description.Kind);
-        BilmOptions options;
-        if (init is not null)
-        {
-            (options, var warnings) = init.TrainingOptions(a.Options, presetName);
-            foreach (var w in warnings) log.WriteLine($"warning: {w}");
-            log.WriteLine($"initial model: {init.Source}; architecture from its options, training settings from {a.Options ?? $"preset {presetName}"}");
-        }
-        else if (a.Options is { } optionsPath)
-        {
-            (options, var warnings) = BilmOptions.Load(optionsPath);
-            foreach (var w in warnings) log.WriteLine($"warning: {w}");
-        }
-        else options = ModelPresets.Get(presetName);
-
-        var reader = new SentenceReader();
-        long targets = LmBatcher.CountTargets(trainFiles, reader);
-        if (reader.Warning is { } warning) log.WriteLine(warning);
-        if (targets == 0)
-            throw new InputException(
-                $"--train: the corpus ({trainFiles.Count} file(s), e.g. {trainFiles[0]}) has no trainable targets: every line is blank, whitespace or not UTF-8. Give text, one sentence per line.");
-        long perBatch = (long)options.BatchSize * options.UnrollSteps;
-        if (targets < perBatch)
-            throw new InputException(
-                $"--train: the corpus has {targets} targets per direction, fewer than one batch ({options.BatchSize} streams x {options.UnrollSteps} steps = {perBatch}). " +
-                "Give more text, or lower batch_size or unroll_steps in --options.");
-
-        Vocabulary vocabulary;
-        if (init?.FixedVocabulary(a.Vocab) is { } fixedVocabulary) vocabulary = fixedVocabulary;
-        else if (a.Vocab is { } vocabPath) vocabulary = Vocabulary.Load(vocabPath);
-        else (vocabulary, _) = Vocabulary.Build(trainFiles, a.MinCount, new SentenceReader());
-        if (options.NTokensVocab is { } n && n != vocabulary.Count)
-            log.WriteLine($"warning: n_tokens_vocab is {n} in the options but the vocabulary has {vocabulary.Count} words; using the vocabulary's size.");
-        var softmax = options.EffectiveSoftmax;
-        if (!softmax.Fits(vocabulary.Count))
-        {
-            if (a.Options is { } given)
-                throw new InputException(
-                    $"{given}: softmax.cutoffs [{string.Join(", ", softmax.Cutoffs)}] must each be below the vocabulary's {vocabulary.Count} words; lower them or drop the last.");
-            var fitted = softmax.FitTo(vocabulary.Count);
-            log.WriteLine($"note: preset {presetName}'s adaptive-softmax cutoffs {string.Join(",", softmax.Cutoffs)} do not fit this vocabulary of {vocabulary.Count} words; using {string.Join(",", fitted.Cutoffs)}.");
-            options = options with { Softmax = fitted };
-        }
-        options = options with { NTokensVocab = vocabulary.Count, Seed = a.Seed ?? options.Seed, NTrainTokens = targets };
-
-        long stepsPerEpoch = StepsPerEpoch(targets, options);
-        long total = RequestedSteps(a, targets, options) ?? (long)Math.Ceiling(options.NEpochs * (double)stepsPerEpoch);
-        if (total < 1) throw new InputException($"n_epochs {options.NEpochs} in the options gives no training step; ask for at least one (--steps or --epochs).");
-
-        var (runDir, held) = a.Out is { } outDir ? (outDir, RunFolder.ClaimForNewRun(outDir, a.Overwrite)) : RunFolder.ClaimDefault("runs", DateTime.Now);
-        try
-        {
-            var settings = new RunSettings(trainFiles.ToArray(), devFiles?.ToArray(), testFiles?.ToArray(), total,
-                a.CheckpointEvery, a.EvalEvery, options.Seed, device.Description.ToString(), a.Init?.Freeze ?? false);
-            options.Save(Path.Combine(runDir, "options.json"));
-            vocabulary.Save(Path.Combine(runDir, "vocab.txt"));
-            AtomicFile.WriteAllText(Path.Combine(runDir, "run.json"), JsonSerializer.Serialize(settings, RunJsonFormat));
-            log.WriteLine($"run folder: {runDir}");
-            log.WriteLine($"training corpus: {trainFiles.Count} file(s), {targets} targets per direction ({stepsPerEpoch} steps per epoch); vocabulary {vocabulary.Count} words; {total} steps");
-            return new PreparedRun(runDir, held, settings, options, vocabulary);
-        }
-        catch
-        {
-            held.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>loss.png: the training loss per direction and the held-out perplexity's log, by step.</summary>
-    static void PlotLoss(MetricsLog metrics, string path)
-    {
-        var records = metrics.ReadAll();
-        if (records.Count == 0) return;
-        var kind = records.FirstOrDefault(r => r["loss_kind"] is not null)?["loss_kind"]?.GetValue<string>() ?? "loss";
-        List<(double, double)> Series(string key) => records.Where(r => r[key] is not null)
-            .Select(r => ((double)r["step"]!.GetValue<long>(), r[key]!.GetValue<double>())).ToList();
-        var heldOut = Series("dev_perplexity").Select(p => (p.Item1, Math.Log(p.Item2))).ToList();
-        Charts.Lines(path, "Training", "step", $"{kind} (held-out: log perplexity)",
-        [
-            ($"forward {kind}", Series("loss_forward")),
-            ($"backward {kind}", Series("loss_backward")),
-            ("held-out log perplexity", heldOut),
-        ]);
+        if (a.Out is { } folder && root) RunFolder.CheckNewRunTarget(folder, a.Overwrite);
     }
 }

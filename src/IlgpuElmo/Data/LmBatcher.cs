@@ -44,13 +44,20 @@ public sealed class LmBatcher
     public int Epoch => epoch;
     public SentenceReader Reader => reader;
 
-    /// <summary>Number of prediction targets one pass over the files makes per direction (words + one per sentence).</summary>
-    public static long CountTargets(IEnumerable<string> files, SentenceReader? reader = null)
+    /// <summary>
+    /// Number of prediction targets one pass over the files makes per direction (words + one per sentence);
+    /// <paramref name="cancel"/> stops the count between sentences.
+    /// </summary>
+    public static long CountTargets(IEnumerable<string> files, SentenceReader? reader = null, CancellationToken cancel = default)
     {
         reader ??= new SentenceReader();
         long targets = 0;
         foreach (var file in files)
-            foreach (var sentence in reader.Read(file)) targets += sentence.Length + 1;
+            foreach (var sentence in reader.Read(file))
+            {
+                cancel.ThrowIfCancellationRequested();
+                targets += sentence.Length + 1;
+            }
         return targets;
     }
 

@@ -10,14 +10,25 @@ public static class TextLines
     /// <summary>
     /// Each line's number (from 1) and bytes without the '\n'. The list is reused: use it before the next line.
     /// </summary>
-    public static IEnumerable<(int Number, List<byte> Bytes)> Read(string path)
+    public static IEnumerable<(int Number, List<byte> Bytes)> Read(string path) =>
+        ReadPieces(path, int.MaxValue).Select(piece => (piece.Number, piece.Bytes));
+
+    /// <summary>
+    /// Like <see cref="Read"/>, but a line longer than <paramref name="maxBytes"/> comes in pieces of at most
+    /// that many bytes, each with <c>Continues</c> true but the last, so a line's length never sets the memory
+    /// used. A piece ends after the last ASCII whitespace in it (a word is never split), or, with none, before
+    /// the last UTF-8 character that starts in it (a character is never split).
+    /// </summary>
+    public static IEnumerable<(int Number, List<byte> Bytes, bool Continues)> ReadPieces(string path, int maxBytes)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         var buffer = new byte[1 << 16];
         int count = stream.Read(buffer, 0, buffer.Length);
         int start = SkipByteOrderMark(path, buffer.AsSpan(0, count));
         var line = new List<byte>(256);
+        var rest = new List<byte>();
         int number = 0;
+        bool continued = false;
         while (count > 0)
         {
             for (int i = start; i < count; i++)
@@ -25,15 +36,35 @@ public static class TextLines
                 if (buffer[i] != (byte)'\n')
                 {
                     line.Add(buffer[i]);
+                    if (line.Count < maxBytes) continue;
+                    int cut = PieceEnd(line);
+                    rest.Clear();
+                    for (int k = cut; k < line.Count; k++) rest.Add(line[k]);
+                    line.RemoveRange(cut, line.Count - cut);
+                    yield return (number + 1, line, true);
+                    continued = true;
+                    line.Clear();
+                    line.AddRange(rest);
                     continue;
                 }
-                yield return (++number, line);
+                yield return (++number, line, false);
+                continued = false;
                 line.Clear();
             }
             start = 0;
             count = stream.Read(buffer, 0, buffer.Length);
         }
-        if (line.Count > 0) yield return (++number, line);
+        if (line.Count > 0 || continued) yield return (++number, line, false);
+    }
+
+    /// <summary>Where a full piece ends: after its last ASCII whitespace, else before its last character's first byte.</summary>
+    static int PieceEnd(List<byte> piece)
+    {
+        for (int k = piece.Count - 1; k > 0; k--)
+            if (piece[k] is (byte)' ' or (byte)'\t' or (byte)'\r' or 0x0B or 0x0C) return k + 1;
+        for (int k = piece.Count - 1; k > 0; k--)
+            if ((piece[k] & 0xC0) != 0x80) return k;
+        return piece.Count;
     }
 
     /// <summary>Throws for a UTF-16/UTF-32 file (by its byte-order mark) before any work starts.</summary>

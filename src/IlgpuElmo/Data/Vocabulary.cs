@@ -7,6 +7,10 @@ namespace IlgpuElmo.Data;
 public sealed class Vocabulary
 {
     public const string Bos = "<S>", Eos = "</S>", Unk = "<UNK>";
+
+    /// <summary>True for &lt;S&gt;, &lt;/S&gt; and &lt;UNK&gt;.</summary>
+    public static bool IsSpecial(string word) => word is Bos or Eos or Unk;
+
     readonly Dictionary<string, int> ids;
 
     public Vocabulary(IReadOnlyList<string> words, string source = "vocabulary")

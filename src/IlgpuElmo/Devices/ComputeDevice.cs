@@ -16,7 +16,7 @@ namespace IlgpuElmo.Devices;
 /// its GEMM, its kernel launchers (each family loaded once and kept) and allocation that turns
 /// out-of-memory into an error saying what to lower.
 /// </summary>
-public sealed class ComputeDevice : IDisposable
+public sealed class ComputeDevice : ITensorAllocator, IDisposable
 {
     readonly Context context;
     readonly IDisposable? ownedCatalog;
@@ -33,10 +33,10 @@ public sealed class ComputeDevice : IDisposable
         bool host = accelerator.AcceleratorType == AcceleratorType.CPU && options.CpuExecution == CpuExecution.Host;
         Runtime = new KernelRuntime(accelerator, host);
         // CUDA's default stream is the legacy NULL stream, which serialises with everything: use our own.
-        Precision = options.Precision ?? Devices.Precision.Fp32;
+        Precision = options.Precision ?? Linalg.Precision.Fp32;
         Stream = accelerator.AcceleratorType == AcceleratorType.Cuda ? accelerator.CreateStream() : accelerator.DefaultStream;
         SecondStream = accelerator.AcceleratorType == AcceleratorType.Cuda ? accelerator.CreateStream() : accelerator.DefaultStream;
-        Staging = new UploadStaging(Stream);
+        Staging = new UploadStaging(Stream, log: log);
         Gemm = new Gemm(CreateGemmBackend(log));
     }
 

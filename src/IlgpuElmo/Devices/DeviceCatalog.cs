@@ -25,7 +25,7 @@ public sealed class DeviceCatalog : IDisposable
     /// <summary>Creates a context over CPU, CUDA and all OpenCL devices (math intrinsics enabled).</summary>
     public static DeviceCatalog Discover()
     {
-        OpenClLibraryResolver.Install();
+        OpenClLibrary.Install();
         var context = Context.Create(builder => builder
             .DefaultCPU()
             .Cuda()
@@ -50,8 +50,9 @@ public sealed class DeviceCatalog : IDisposable
                         why = $"OpenCL C {d.CLStdVersion} is below the {CLBackend.MinimumVersion} ILGPU needs";
                     else if (!d.Capabilities.GenericAddressSpace)
                         why = "no generic address space (ILGPU's OpenCL backend needs it)";
+                    bool onCpu = d.DeviceType == CLDeviceType.CL_DEVICE_TYPE_CPU;
                     list.Add(new DeviceDescription(DeviceKind.OpenCL, cl++, $"{d.Name} [{d.PlatformName}]", d.MemorySize,
-                        d.WarpSize, d.MaxNumThreadsPerGroup, $"OpenCL C {d.CLStdVersion}", why is null, why, d));
+                        d.WarpSize, d.MaxNumThreadsPerGroup, $"OpenCL C {d.CLStdVersion}{(onCpu ? ", CPU device" : "")}", why is null, why, d, onCpu));
                     break;
                 case CPUDevice d:
                     list.Add(new DeviceDescription(DeviceKind.Cpu, cpu++, "ILGPU CPU accelerator", HostMemoryBytes,
@@ -65,42 +66,54 @@ public sealed class DeviceCatalog : IDisposable
     /// <summary>The CPU accelerator reports no real size; the memory this process may use is the honest figure.</summary>
     public static long HostMemoryBytes => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
 
-    /// <summary>The device `auto` picks: the first qualifying CUDA device, then OpenCL, then the CPU.</summary>
-    public DeviceDescription AutoChoice =>
-        Devices.FirstOrDefault(d => d.Kind == DeviceKind.Cuda && d.Qualifies)
-        ?? Devices.FirstOrDefault(d => d.Kind == DeviceKind.OpenCL && d.Qualifies)
-        ?? Devices.First(d => d.Kind == DeviceKind.Cpu);
+    /// <summary>The device `auto` picks among this catalog's (<see cref="AutoChoiceAmong"/>).</summary>
+    public DeviceDescription AutoChoice => AutoChoiceAmong(Devices);
+
+    /// <summary>
+    /// The first qualifying CUDA device, then the first qualifying OpenCL device that is not the host's own
+    /// CPU, then the CPU accelerator. An OpenCL CPU device (PoCL, Intel's CPU runtime) runs our GPU-shaped
+    /// kernels far slower than host execution runs the same maths, so only `--device opencl` picks it.
+    /// </summary>
+    public static DeviceDescription AutoChoiceAmong(IReadOnlyList<DeviceDescription> devices) =>
+        devices.FirstOrDefault(d => d.Kind == DeviceKind.Cuda && d.Qualifies)
+        ?? devices.FirstOrDefault(d => d.Kind == DeviceKind.OpenCL && d.Qualifies && !d.OnHostCpu)
+        ?? devices.First(d => d.Kind == DeviceKind.Cpu);
+
+    /// <summary>Resolves the user's choice among this catalog's devices (<see cref="SelectAmong"/>).</summary>
+    public DeviceDescription Select(DeviceOptions options) => SelectAmong(Devices, options);
 
     /// <summary>Resolves the user's choice, or throws naming the option and listing what there is.</summary>
-    public DeviceDescription Select(DeviceOptions options)
+    public static DeviceDescription SelectAmong(IReadOnlyList<DeviceDescription> devices, DeviceOptions options)
     {
         if (options.Kind == DeviceKind.Auto)
         {
-            if (options.Index is null) return AutoChoice;
+            if (options.Index is null) return AutoChoiceAmong(devices);
             throw new DeviceSelectionException(
-                $"--device-index {options.Index} needs a --device kind (cuda, opencl or cpu).\n{Listing()}");
+                $"--device-index {options.Index} needs a --device kind (cuda, opencl or cpu).\n{Listing(devices)}");
         }
-        var ofKind = Devices.Where(d => d.Kind == options.Kind).ToList();
+        var ofKind = devices.Where(d => d.Kind == options.Kind).ToList();
         string kindName = options.Kind.ToString().ToLowerInvariant();
         if (ofKind.Count == 0)
-            throw new DeviceSelectionException($"--device {kindName}: no {kindName} device found.\n{Listing()}");
+            throw new DeviceSelectionException($"--device {kindName}: no {kindName} device found.\n{Listing(devices)}");
         int index = options.Index ?? ofKind.FindIndex(d => d.Qualifies);
         if (index < 0 || index >= ofKind.Count)
         {
             string what = options.Index is null
                 ? $"no usable {kindName} device"
                 : $"--device-index {options.Index} is out of range: there are {ofKind.Count} {kindName} device(s)";
-            throw new DeviceSelectionException($"--device {kindName}: {what}.\n{Listing()}");
+            throw new DeviceSelectionException($"--device {kindName}: {what}.\n{Listing(devices)}");
         }
         var chosen = ofKind[index];
         if (!chosen.Qualifies)
-            throw new DeviceSelectionException($"--device {kindName} --device-index {index}: {chosen.Name} cannot be used: {chosen.WhyNot}.\n{Listing()}");
+            throw new DeviceSelectionException($"--device {kindName} --device-index {index}: {chosen.Name} cannot be used: {chosen.WhyNot}.\n{Listing(devices)}");
         return chosen;
     }
 
     /// <summary>A plain-text list of all devices, for error messages.</summary>
-    public string Listing() =>
-        "Devices found:\n" + string.Join("\n", Devices.Select(d => "  " + d));
+    public string Listing() => Listing(Devices);
+
+    static string Listing(IReadOnlyList<DeviceDescription> devices) =>
+        "Devices found:\n" + string.Join("\n", devices.Select(d => "  " + d));
 
     public void Dispose() => Context.Dispose();
 }

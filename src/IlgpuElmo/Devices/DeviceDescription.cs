@@ -2,7 +2,11 @@ using ILGPU.Runtime;
 
 namespace IlgpuElmo.Devices;
 
-/// <summary>One accelerator ILGPU sees, with whether we can use it and, if not, why.</summary>
+/// <summary>
+/// One accelerator ILGPU sees, with whether we can use it and, if not, why. <paramref name="OnHostCpu"/>: an
+/// OpenCL device that is the host's own CPU (PoCL, Intel's CPU runtime), which `auto` never prefers to the
+/// CPU accelerator's host execution.
+/// </summary>
 public sealed record DeviceDescription(
     DeviceKind Kind,
     int IndexInKind,
@@ -13,7 +17,8 @@ public sealed record DeviceDescription(
     string Capability,
     bool Qualifies,
     string? WhyNot,
-    Device IlgpuDevice)
+    Device IlgpuDevice,
+    bool OnHostCpu = false)
 {
     public string KindName => Kind switch
     {

@@ -1,10 +1,9 @@
+using IlgpuElmo.Linalg;
+
 namespace IlgpuElmo.Devices;
 
-/// <summary>Which kind of accelerator to use. Auto: CUDA, then a qualifying OpenCL device, then the CPU.</summary>
+/// <summary>Which kind of accelerator to use. Auto: CUDA, then a qualifying OpenCL device that is not the host CPU, then the CPU.</summary>
 public enum DeviceKind { Auto, Cuda, OpenCL, Cpu }
-
-/// <summary>GEMM precision on CUDA: TF32 lets cuBLAS use TF32 tensor-op math (inputs with a 10-bit mantissa, FP32's range).</summary>
-public enum Precision { Fp32, Tf32 }
 
 /// <summary>
 /// How work runs on ILGPU's CPU accelerator. Host: kernel bodies as parallel loops and a blocked SIMD
@@ -34,8 +33,8 @@ public sealed record DeviceOptions(
 
     public static Precision ParsePrecision(string text) => text.Trim().ToLowerInvariant() switch
     {
-        "fp32" or "float32" => Devices.Precision.Fp32,
-        "tf32" => Devices.Precision.Tf32,
+        "fp32" or "float32" => Linalg.Precision.Fp32,
+        "tf32" => Linalg.Precision.Tf32,
         _ => throw new ArgumentException($"--precision: '{text}' is not a precision; use fp32 or tf32."),
     };
 

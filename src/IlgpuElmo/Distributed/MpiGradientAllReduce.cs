@@ -1,6 +1,5 @@
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
-using IlgpuElmo.Training;
 using ILGPU.Runtime;
 using IlgpuElmo.Devices;
 

@@ -8,17 +8,21 @@ namespace IlgpuElmo.Distributed;
 /// broadcasts over spans, without MPI.NET's object serialisation. One per process: <see cref="Start"/>
 /// initialises MPI, <see cref="Dispose"/> finalises it. Every call is a collective: all ranks make the same
 /// calls in the same order. MPICH's default error handler aborts the job on a communication failure, and its
-/// launcher ends every rank when one dies (measured: a rank exiting mid-run ends the job within about a second).
+/// launcher ends every rank when one dies.
 /// </summary>
 public sealed unsafe class MpiWorld : IDisposable
 {
     bool finalized;
 
-    MpiWorld(int rank, int size)
+    MpiWorld(int rank, int size, string library)
     {
         Rank = rank;
         Size = size;
+        Library = library;
     }
+
+    /// <summary>The MPI library loaded (<see cref="MpiLibrary.Choose"/>), for messages.</summary>
+    public string Library { get; }
 
     public int Rank { get; }
     public int Size { get; }
@@ -34,7 +38,7 @@ public sealed unsafe class MpiWorld : IDisposable
         Check(MPI_Init(ref argc, ref argv), "MPI_Init");
         Check(MPI_Comm_rank(MPI_COMM_WORLD, out int rank), "MPI_Comm_rank");
         Check(MPI_Comm_size(MPI_COMM_WORLD, out int size), "MPI_Comm_size");
-        return new MpiWorld(rank, size);
+        return new MpiWorld(rank, size, MpiLibrary.Choose(library));
     }
 
     /// <summary>data = the sum of every rank's data, element by element (the same bits on every rank).</summary>
@@ -107,7 +111,7 @@ public sealed unsafe class MpiWorld : IDisposable
         Console.Error.WriteLine(message);
         Console.Error.Flush();
         // The launcher forwards a rank's output through a pipe and stops reading it once the abort kills the job:
-        // without a pause the line was lost in 4 of 8 runs of the two tests that check it (measured).
+        // without a pause the line was often lost (the two tests that check it failed intermittently).
         Thread.Sleep(AbortGrace);
         MPI_Abort(MPI_COMM_WORLD, 2);
     }

@@ -1,6 +1,5 @@
 using IlgpuElmo.Distributed.Nccl;
 using IlgpuElmo.Layers;
-using IlgpuElmo.Training;
 using ILGPU.Runtime;
 using IlgpuElmo.Devices;
 

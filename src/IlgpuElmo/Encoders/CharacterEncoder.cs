@@ -26,7 +26,6 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
 {
     readonly ComputeDevice device;
     readonly CharCnnKernels cnn;
-    readonly EmbeddingKernels embedding;
     readonly ElementwiseKernels elementwise;
     readonly Workspace workspace;
     readonly List<Parameter> parameters = [];
@@ -36,33 +35,34 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
     DeviceTensor<int>? savedIds;
     int savedTokens;
 
-    public CharacterEncoder(ComputeDevice device, CharCnnOptions options)
+    /// <param name="projectionDim">The output width P (the biLM's lstm.projection_dim): the filters are projected to it when their total differs.</param>
+    public CharacterEncoder(ComputeDevice device, CharCnnOptions options, int projectionDim)
     {
-        options.Validate();
+        options.Validate(projectionDim);
         this.device = device;
         Options = options;
+        OutputSize = projectionDim;
         cnn = device.Kernels(rt => new CharCnnKernels(rt));
-        embedding = device.Kernels(rt => new EmbeddingKernels(rt));
         elementwise = device.Kernels(rt => new ElementwiseKernels(rt));
         workspace = new Workspace(device);
-        activation = options.Activation == CharCnnActivation.Tanh ? CharCnnKernels.Tanh : CharCnnKernels.Relu;
+        activation = options.Activation == CharActivation.Tanh ? CharCnnKernels.Tanh : CharCnnKernels.Relu;
 
-        int d = options.EmbeddingDim, f = options.FilterTotal;
+        int d = options.EmbeddingDim, f = options.NFilters;
         CharEmbed = Add("char_embed", CharacterMapper.TableRows, d);
         ConvWeights = options.Filters.Select((w, k) => Add($"CNN/W_cnn_{k}", 1, w.Width, d, w.Count)).ToArray();
         ConvBiases = options.Filters.Select((w, k) => Add($"CNN/b_cnn_{k}", w.Count)).ToArray();
-        Highways = Enumerable.Range(0, options.HighwayLayers).Select(i => new HighwayLayer(
+        Highways = Enumerable.Range(0, options.NHighway).Select(i => new HighwayLayer(
             Add($"CNN_high_{i}/W_carry", f, f), Add($"CNN_high_{i}/b_carry", f),
             Add($"CNN_high_{i}/W_transform", f, f), Add($"CNN_high_{i}/b_transform", f))).ToArray();
-        if (options.UsesProjection)
+        if (options.ProjectsTo(projectionDim))
         {
-            ProjectionWeight = Add("CNN_proj/W_proj", f, options.ProjectionDim);
-            ProjectionBias = Add("CNN_proj/b_proj", options.ProjectionDim);
+            ProjectionWeight = Add("CNN_proj/W_proj", f, projectionDim);
+            ProjectionBias = Add("CNN_proj/b_proj", projectionDim);
         }
     }
 
     public CharCnnOptions Options { get; }
-    public int OutputSize => Options.ProjectionDim;
+    public int OutputSize { get; }
     public IEnumerable<Parameter> Parameters => parameters;
 
     /// <summary>char_embed [262, d].</summary>
@@ -94,14 +94,14 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
     public void Initialize(int seed)
     {
         var random = new Random(seed);
-        int d = Options.EmbeddingDim, f = Options.FilterTotal;
+        int d = Options.EmbeddingDim, f = Options.NFilters;
         var table = Fill(CharacterMapper.TableRows * d, () => random.NextDouble() * 2 - 1);
         Array.Clear(table, 0, d);
         Upload(CharEmbed, table);
         for (int k = 0; k < ConvWeights.Count; k++)
         {
             int width = Options.Filters[k].Width;
-            Upload(ConvWeights[k], Fill((int)ConvWeights[k].Shape.Size, Options.Activation == CharCnnActivation.Relu
+            Upload(ConvWeights[k], Fill((int)ConvWeights[k].Shape.Size, Options.Activation == CharActivation.Relu
                 ? () => random.NextDouble() * 0.1 - 0.05
                 : () => Normal(random) * Math.Sqrt(1.0 / (width * d))));
             Upload(ConvBiases[k], new float[ConvBiases[k].Shape.Size]);
@@ -115,8 +115,8 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
         }
         if (ProjectionWeight is not null)
         {
-            Upload(ProjectionWeight, Fill(f * Options.ProjectionDim, () => Normal(random) * Math.Sqrt(1.0 / f)));
-            Upload(ProjectionBias!, new float[Options.ProjectionDim]);
+            Upload(ProjectionWeight, Fill(f * OutputSize, () => Normal(random) * Math.Sqrt(1.0 / f)));
+            Upload(ProjectionBias!, new float[OutputSize]);
         }
     }
 
@@ -136,7 +136,7 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
     public void Forward(AcceleratorStream stream, DeviceTensor<int> ids, DeviceTensor<float> output)
     {
         int n = CheckIds(ids);
-        int f = Options.FilterTotal;
+        int f = Options.NFilters;
         output.Expect("char CNN output", new Shape(n, OutputSize));
         var convOut = workspace.Get<float>("conv output x_0", n, f);
         var argmax = workspace.Get<int>("conv argmax", n, f);
@@ -178,7 +178,7 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
     public void Backward(AcceleratorStream stream, DeviceTensor<float> gradOutput)
     {
         var ids = savedIds ?? throw new InvalidOperationException("Backward before Forward.");
-        int n = savedTokens, f = Options.FilterTotal, d = Options.EmbeddingDim;
+        int n = savedTokens, f = Options.NFilters, d = Options.EmbeddingDim;
         gradOutput.Expect("char CNN output gradient", new Shape(n, OutputSize));
         var convOut = workspace.Get<float>("conv output x_0", n, f);
         var argmax = workspace.Get<int>("conv argmax", n, f);
@@ -236,9 +236,10 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
             device.Gemm.Multiply(stream, gradConv, false, weight.Value.Reshape(p.Width * p.EmbedDim, p.Filters), true, windows);
             cnn.WindowsBackward(stream, p, windows.View, gradEmbedded.View);
         }
-        // Atomic adds (262 rows receive N*50 row gradients): on GPUs the float sums are not bit-reproducible.
-        embedding.ScatterAdd(stream, gradEmbedded.View, d, ids.View, CharEmbed.Gradient.View);
-        CharEmbed.Gradient.View.SubView(0, d).MemSetToZero(stream);
+        // Atomic adds for real characters (on GPUs the float sums are not bit-reproducible); the padding
+        // character's positions summed per token first; padding tokens (id 0) add nothing to row 0.
+        cnn.EmbeddingGradient(stream, new CharEmbeddingParams(n, CharacterMapper.MaxCharacters, d, CharacterMapper.Padding + 1),
+            ids.View, gradEmbedded.View, CharEmbed.Gradient.View);
         savedIds = null;
     }
 
@@ -255,13 +256,13 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
         for (int j = 0; j < k; j++) offset += Options.Filters[j].Count;
         var (width, count) = Options.Filters[k];
         return new CharConvParams(tokens, CharacterMapper.MaxCharacters, Options.EmbeddingDim, width, count, offset,
-            Options.FilterTotal, activation);
+            Options.NFilters, activation);
     }
 
     /// <summary>Layer i's views: input x, shared pre-activation scratch, its saved gate, transform and output.</summary>
     HighwayViews HighwayBuffers(int i, int n, DeviceTensor<float> x)
     {
-        int f = Options.FilterTotal;
+        int f = Options.NFilters;
         var h = Highways[i];
         return new HighwayViews(x.View,
             workspace.Get<float>("highway carry pre-activation", n, f).View,

@@ -205,7 +205,8 @@ public sealed class EmbeddingsWriter : IDisposable
 /// </summary>
 public static class TokenEmbeddingsFile
 {
-    public const string DatasetName = BilmWeightNames.TokenEmbedding;
+    /// <summary>bilm-tf's name, which is also a word-id model's token table in its weight files.</summary>
+    public const string DatasetName = "embedding";
 
     /// <summary>Writes [words, dim] row-major values atomically.</summary>
     public static void Write(string path, ReadOnlySpan<float> embedding, int words, int dim, Hdf5Storage storage = Hdf5Storage.Float32)

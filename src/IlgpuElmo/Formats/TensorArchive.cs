@@ -62,7 +62,12 @@ public static class TensorArchive
     public static (JsonObject Metadata, Dictionary<string, (int[] Shape, float[] Data)> Tensors) Read(string path)
     {
         if (!File.Exists(path)) throw new InputException($"Checkpoint '{path}' does not exist.");
-        byte[] bytes = File.ReadAllBytes(path);
+        return Parse(path, File.ReadAllBytes(path));
+    }
+
+    /// <summary>Verifies and reads a checkpoint's <paramref name="bytes"/>, read from <paramref name="path"/>.</summary>
+    public static (JsonObject Metadata, Dictionary<string, (int[] Shape, float[] Data)> Tensors) Parse(string path, byte[] bytes)
+    {
         string damaged = $"Checkpoint '{path}' is truncated or damaged";
         int minimum = Magic.Length + 8 + 32 + EndMagic.Length;
         if (bytes.Length < minimum || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))

@@ -1,4 +1,3 @@
-using IlgpuElmo.Devices;
 using IlgpuElmo.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -28,7 +27,7 @@ public sealed class CuBlasGemm : IGemmBackend
 
     public CuBlasGemm(CudaAccelerator accelerator, Precision precision)
     {
-        CuBlasLibraryResolver.Install();
+        CuBlasLibrary.Install();
         this.accelerator = accelerator;
         this.precision = precision;
         Version = Handle(accelerator.DefaultStream).Version;

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace IlgpuElmo.Linalg;
 
-/// <summary>cuBLAS entry points ILGPU.Algorithms does not wrap; resolved by <see cref="CuBlasLibraryResolver"/>.</summary>
+/// <summary>cuBLAS entry points ILGPU.Algorithms does not wrap; resolved by <see cref="CuBlasLibrary"/>.</summary>
 static partial class CuBlasNative
 {
     const string Library = "cublas";

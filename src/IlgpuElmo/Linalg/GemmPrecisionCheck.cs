@@ -1,4 +1,5 @@
-using IlgpuElmo.Devices;
+using IlgpuElmo.Tensors;
+using ILGPU.Runtime;
 
 namespace IlgpuElmo.Linalg;
 
@@ -62,8 +63,8 @@ public static class GemmPrecisionCheck
         };
     }
 
-    /// <summary>Runs the probes through <paramref name="gemm"/> on <paramref name="device"/>'s stream.</summary>
-    public static Result Run(ComputeDevice device, Gemm gemm, Precision requested)
+    /// <summary>Runs the probes through <paramref name="gemm"/> on <paramref name="stream"/>, in tensors from <paramref name="device"/>.</summary>
+    public static Result Run(ITensorAllocator device, AcceleratorStream stream, Gemm gemm, Precision requested)
     {
         var random = new Random(20261125);
         var permutation = Enumerable.Range(0, Size).OrderBy(_ => random.Next()).ToArray();
@@ -79,8 +80,8 @@ public static class GemmPrecisionCheck
             for (int i = 0; i < x.Length; i++)
                 x[i] = (float)(magnitude * (1 + random.NextDouble()) * (random.Next(2) == 0 ? -1 : 1));
             // X P: output [i, j] is X[i, permutation[j]]; Pt X: output [i, j] is X[permutation[i], j].
-            var right = Multiply(device, gemm, x, selector, Size, Size, Size);
-            var left = Multiply(device, gemm, selectorT, x, Size, Size, Size);
+            var right = Multiply(device, stream, gemm, x, selector, Size, Size, Size);
+            var left = Multiply(device, stream, gemm, selectorT, x, Size, Size, Size);
             double worstRight = 0, worstLeft = 0;
             for (int i = 0; i < Size; i++)
                 for (int j = 0; j < Size; j++)
@@ -94,7 +95,7 @@ public static class GemmPrecisionCheck
 
         var a = Uniform(random, Size * Size);
         var b = Uniform(random, Size * Size);
-        var c = Multiply(device, gemm, a, b, Size, Size, Size);
+        var c = Multiply(device, stream, gemm, a, b, Size, Size, Size);
         return new Result(requested, errors, NormwiseError(a, b, c, Size, Size, Size));
     }
 
@@ -127,13 +128,15 @@ public static class GemmPrecisionCheck
         return double.IsFinite(error) ? error : double.PositiveInfinity;
     }
 
-    static float[] Multiply(ComputeDevice device, Gemm gemm, float[] a, float[] b, int m, int n, int k)
+    static float[] Multiply(ITensorAllocator device, AcceleratorStream stream, Gemm gemm, float[] a, float[] b, int m, int n, int k)
     {
-        using var da = device.Upload<float>(a, m, k);
-        using var db = device.Upload<float>(b, k, n);
+        using var da = device.Allocate<float>(new([m, k]));
+        using var db = device.Allocate<float>(new([k, n]));
         using var dc = device.Allocate<float>(new([m, n]));
-        gemm.Multiply(device.Stream, da, false, db, false, dc);
-        return dc.ToArray(device.Stream);
+        da.CopyFrom(stream, a);
+        db.CopyFrom(stream, b);
+        gemm.Multiply(stream, da, false, db, false, dc);
+        return dc.ToArray(stream);
     }
 
     static float[] Uniform(Random random, int n)

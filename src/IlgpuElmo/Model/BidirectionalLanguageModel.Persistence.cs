@@ -1,5 +1,4 @@
 using IlgpuElmo.Data;
-using IlgpuElmo.Training;
 using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Model;
@@ -22,7 +21,8 @@ public sealed partial class BidirectionalLanguageModel
         var model = new BidirectionalLanguageModel(device, options, vocabulary);
         try
         {
-            var (_, tensors) = Checkpoint.Load(runDirectory);
+            var (position, tensors) = Checkpoint.Load(runDirectory);
+            Checkpoint.CheckOwner(Checkpoint.LatestPathIn(runDirectory), position, RunSettings.ReadRunId(runDirectory));
             Checkpoint.Restore(Checkpoint.LatestPathIn(runDirectory), device.Stream, tensors, model.Parameters.Select(p => (p.Name, p.Value)));
             return model;
         }
@@ -38,7 +38,7 @@ public sealed partial class BidirectionalLanguageModel
 {
     /// <summary>
     /// A model from published weights: an options JSON and an HDF5 weight file in bilm-tf's layout (as
-    /// allennlp and bilm-tf publish them; see <see cref="Formats.BilmWeightNames"/>). The softmax is
+    /// allennlp and bilm-tf publish them; see <see cref="BilmWeightNames"/>). The softmax is
     /// not in published files; when <paramref name="softmaxPath"/> (an export's softmax.hdf5) or the
     /// weight file itself holds every dataset of this head with its shape, it is loaded too, otherwise
     /// the head stays untrained and only embedding is meaningful; with <paramref name="requireSoftmax"/>
@@ -51,7 +51,7 @@ public sealed partial class BidirectionalLanguageModel
     {
         var (options, _) = BilmOptions.Load(optionsPath);
         using var file = Formats.WeightFile.Open(weightsPath);
-        Formats.BilmWeightNames.Check(file, options);
+        BilmWeightNames.Check(file, options);
         if (vocabulary is null)
         {
             if (requireSoftmax)
@@ -101,7 +101,7 @@ public sealed partial class BidirectionalLanguageModel
 
     /// <summary>
     /// Writes the token encoder and both LSTM stacks in bilm-tf's layout (atomically): the datasets of
-    /// <see cref="Formats.BilmWeightNames.Expected"/>, readable by allennlp's Elmo, bilm-tf and
+    /// <see cref="BilmWeightNames.Expected"/>, readable by allennlp's Elmo, bilm-tf and
     /// <see cref="LoadPublished"/>. When the filters add up to the token width bilm-tf has no CNN_proj,
     /// but allennlp's Elmo always reads one: an identity projection (zero bias) is added for it, which
     /// changes nothing. The softmax is not part of the layout: <see cref="ExportSoftmax"/>.
@@ -115,8 +115,8 @@ public sealed partial class BidirectionalLanguageModel
             int f = cnn.NFilters;
             var identity = new float[f * f];
             for (int i = 0; i < f; i++) identity[i * f + i] = 1f;
-            writer.Add(Formats.BilmWeightNames.ProjectionWeight, identity, [f, f]);
-            writer.Add(Formats.BilmWeightNames.ProjectionBias, new float[f], [f]);
+            writer.Add(BilmWeightNames.ProjectionWeight, identity, [f, f]);
+            writer.Add(BilmWeightNames.ProjectionBias, new float[f], [f]);
         }
         writer.Commit();
     }
@@ -134,7 +134,7 @@ public sealed partial class BidirectionalLanguageModel
     void Add(Formats.Hdf5Writer writer, Layers.Parameter p)
     {
         var data = p.Value.ToArray(device.Stream);
-        if (p.Name == Formats.BilmWeightNames.CharEmbedding)
+        if (p.Name == BilmWeightNames.CharEmbedding)
         {
             // Our table has a zero row 0 for the masking id; the published one starts at id 1.
             int d = p.Shape[1];
@@ -145,7 +145,7 @@ public sealed partial class BidirectionalLanguageModel
 
     static float[] ReadParameter(Formats.WeightFile file, Layers.Parameter p)
     {
-        if (p.Name != Formats.BilmWeightNames.CharEmbedding) return file.Read(p.Name, p.Shape.Dims.ToArray());
+        if (p.Name != BilmWeightNames.CharEmbedding) return file.Read(p.Name, p.Shape.Dims.ToArray());
         int rows = p.Shape[0], d = p.Shape[1];
         var stored = file.Read(p.Name, rows - 1, d);
         var table = new float[rows * d];

@@ -4,7 +4,6 @@ using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Softmax;
 using IlgpuElmo.Tensors;
-using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Model;
 
@@ -64,7 +63,7 @@ public sealed partial class BidirectionalLanguageModel
         if (!EncoderFrozen) BackwardEncoder(window.Positions, window.PositionMap, gradPositions);
     }
 
-    public (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher, IProgress<long>? progress = null)
+    public (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher, IProgress<long>? progress = null, CancellationToken cancel = default)
     {
         var s = device.Stream;
         LstmState? state = null;
@@ -74,6 +73,7 @@ public sealed partial class BidirectionalLanguageModel
         {
             for (var batch = batcher.Next(); batch is not null; batch = batcher.Next())
             {
+                cancel.ThrowIfCancellationRequested();
                 int steps = batch.Steps, b = batch.BatchSize, n = steps * b, p = Options.TokenDim;
                 state ??= Lstm.CreateState(b);
                 var lengths = LengthsOf(batch.Lengths);

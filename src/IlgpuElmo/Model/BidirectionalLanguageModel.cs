@@ -4,7 +4,6 @@ using IlgpuElmo.Kernels;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Softmax;
 using IlgpuElmo.Tensors;
-using IlgpuElmo.Training;
 using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Model;
@@ -48,7 +47,7 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
         var l = options.Lstm;
         int p = options.TokenDim;
         Encoder = options.CharCnn is { } cnn
-            ? new CharacterEncoder(device, EncoderOptions(cnn, p))
+            ? new CharacterEncoder(device, cnn, p)
             : new WordEmbeddingEncoder(device, vocabulary.Count, p);
         Lstm = new BidirectionalLstm(device, l.NLayers, p, l.Dim, p, l.CellClip, l.ProjClip, l.UseSkipConnections);
         var softmax = options.EffectiveSoftmax;
@@ -131,12 +130,6 @@ public sealed partial class BidirectionalLanguageModel : ILanguageModelTrainee, 
         return $"{encoder}; {Options.Lstm.NLayers} x LSTM {Options.Lstm.Dim}/{Options.Lstm.ProjectionDim} per direction; " +
                $"{head} over {Vocabulary.Count} words; {count / 1e6:F2}M parameters";
     }
-
-    /// <summary>The encoder's view of the options file's char_cnn block.</summary>
-    static Encoders.CharCnnOptions EncoderOptions(CharCnnOptions cnn, int projectionDim) => new(
-        cnn.EmbeddingDim, cnn.Filters.Select(f => (f.Width, f.Count)).ToList(), cnn.NHighway, projectionDim,
-        cnn.Activation == CharActivation.Relu ? CharCnnActivation.Relu : CharCnnActivation.Tanh,
-        CharacterMapper.TableRows, cnn.MaxCharactersPerToken);
 
     void Initialize(ulong seed)
     {

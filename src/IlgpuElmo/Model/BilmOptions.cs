@@ -2,39 +2,15 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using IlgpuElmo.Data;
 using IlgpuElmo.Devices;
-using IlgpuElmo.Training;
+using IlgpuElmo.Encoders;
+using IlgpuElmo.Linalg;
 
 namespace IlgpuElmo.Model;
-
-/// <summary>Nonlinearity after the character convolutions' max-pool (bilm-tf's char_cnn.activation).</summary>
-public enum CharActivation { Tanh, Relu }
 
 /// <summary>Training loss over the vocabulary: the full softmax, bilm-tf's sampled softmax, or an adaptive softmax.</summary>
 public enum SoftmaxKind { Full, Sampled, Adaptive }
 
 public enum OptimizerKind { Adagrad, Adam }
-
-/// <summary>One character-convolution filter bank: <see cref="Count"/> filters of <see cref="Width"/> characters.</summary>
-public readonly record struct CnnFilter(int Width, int Count);
-
-/// <summary>
-/// bilm-tf's char_cnn block: character embeddings of <see cref="EmbeddingDim"/>, convolutions with
-/// max-pool over the token's characters, <see cref="NHighway"/> highway layers, and a projection to
-/// lstm.projection_dim when the filter total differs from it.
-/// </summary>
-/// <param name="NCharacters">261 in training options, 262 in inference options (the extra row is the masking id 0;
-/// the weight file's char_embed has 261 rows either way).</param>
-public sealed record CharCnnOptions(
-    int EmbeddingDim,
-    IReadOnlyList<CnnFilter> Filters,
-    int NHighway,
-    int NCharacters,
-    int MaxCharactersPerToken,
-    CharActivation Activation)
-{
-    /// <summary>Width of the concatenated, max-pooled convolution outputs (the highway layers' width).</summary>
-    public int NFilters => Filters.Sum(f => f.Count);
-}
 
 /// <summary>bilm-tf's lstm block: cells of <see cref="Dim"/>, outputs projected to <see cref="ProjectionDim"/> when smaller.</summary>
 /// <param name="CellClip">Clip of the memory cell to [-clip, clip]; null: none.</param>
@@ -202,14 +178,8 @@ public sealed record BilmOptions(
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    /// <summary>Writes <see cref="ToJson"/> to <paramref name="path"/> atomically (temporary file, then rename).</summary>
-    public void Save(string path)
-    {
-        string full = System.IO.Path.GetFullPath(path);
-        string temp = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        File.WriteAllText(temp, ToJson());
-        File.Move(temp, full, overwrite: true);
-    }
+    /// <summary>Writes <see cref="ToJson"/> to <paramref name="path"/> through <see cref="AtomicFile"/> (temporary file, flushed, renamed).</summary>
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
 
     /// <summary>Walks the JSON tree, recording unknown keys and naming the key path in every error.</summary>
     sealed class OptionsReader(string source)
@@ -322,9 +292,9 @@ public sealed record BilmOptions(
                 throw Error(p + "n_characters", $"is {nChars}; bilm-tf's character ids need 261 (training) or 262 (inference, with the padding id)");
             if (o["max_characters_per_token"] is null) throw Error(p + "max_characters_per_token", "is missing (50 in the published models)");
             int maxChars = Int(o, "max_characters_per_token", 0, p);
-            int widest = filters.Max(f => f.Width);
-            if (maxChars < widest)
-                throw Error(p + "max_characters_per_token", $"is {maxChars}, narrower than the widest filter ({widest}); it must be at least that (and 3 more for the begin/end-of-word marks)");
+            if (maxChars != Encoders.CharacterMapper.MaxCharacters)
+                throw Error(p + "max_characters_per_token",
+                    $"is {maxChars}; it must be {Encoders.CharacterMapper.MaxCharacters}, the characters per token ELMo's character ids have (as in every published model)");
             var activation = o["activation"] is null
                 ? throw Error(p + "activation", "is missing; use \"relu\" or \"tanh\"")
                 : String(o, "activation", p) switch

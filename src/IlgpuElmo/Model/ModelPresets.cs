@@ -1,5 +1,6 @@
 using IlgpuElmo.Devices;
-using IlgpuElmo.Training;
+using IlgpuElmo.Encoders;
+using IlgpuElmo.Linalg;
 
 namespace IlgpuElmo.Model;
 
@@ -29,8 +30,8 @@ public static class ModelPresets
 
     /// <summary>
     /// cpu-small's character CNN, softmax, batch and window with narrower cells and wider outputs (LSTM 192/160:
-    /// about 8 % less time per step than 256/128, and a wider vector per layer), no dropout (over four passes it
-    /// lowered test perplexity and did not overfit), five epochs, Adam at 0.006 warmed up over 50 steps and decayed
+    /// cheaper per step than 256/128 and a wider vector per layer), no dropout (over four passes it lowered test
+    /// perplexity and did not overfit), five epochs, Adam at 0.006 warmed up over 50 steps and decayed
     /// linearly to zero by the run's last step (however long: `--epochs` stretches the schedule).
     /// </summary>
     public static BilmOptions CpuDefault => CpuSmall with
@@ -81,7 +82,7 @@ public static class ModelPresets
         Precision: Precision.Tf32);
 
     public static BilmOptions ElmoOriginal => new(
-        CharCnn: new CharCnnOptions(16, [new(1, 32), new(2, 32), new(3, 64), new(4, 128), new(5, 256), new(6, 512), new(7, 1024)], 2, 262, 50, CharActivation.Relu),
+        CharCnn: CharCnnOptions.OriginalElmo,
         Lstm: new LstmOptions(4096, 512, 2, 3f, 3f, true),
         Dropout: 0.1f,
         BatchSize: 128,

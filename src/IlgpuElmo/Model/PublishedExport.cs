@@ -109,7 +109,7 @@ public static class PublishedExport
         bool bilmTfOptimizer = options.Optimizer == OptimizerKind.Adagrad && options.EffectiveLearningRate == 0.2f && options.InitialAccumulatorValue == 1f;
         if (!bilmTfOptimizer)
             lines.Add($"optimizer {options.Optimizer.ToString().ToLowerInvariant()}, learning_rate {options.EffectiveLearningRate}, initial_accumulator_value {options.InitialAccumulatorValue}: bilm-tf always trains with Adagrad 0.2 / 1.0; kept in {FullOptionsFile}");
-        if (options.Precision != Devices.Precision.Fp32)
+        if (options.Precision != Linalg.Precision.Fp32)
             lines.Add($"precision {options.Precision.ToString().ToLowerInvariant()}: kept in {FullOptionsFile}");
         lines.Add($"seed {options.Seed}: kept in {FullOptionsFile}");
         var lstm = options.Lstm;

@@ -1,4 +1,4 @@
-using IlgpuElmo.Training;
+using IlgpuElmo.Data;
 
 namespace IlgpuElmo.Reporting;
 

@@ -9,8 +9,8 @@ namespace IlgpuElmo.Softmax;
 /// </summary>
 /// <remarks>
 /// Runs on the host: unique sampling is a sequential rejection loop (for S = 8192 of V = 793,471 about
-/// 16,000 draws, measured 0.7 ms on this project's 2-core CI machine), which the sampled head runs for the
-/// NEXT call on a worker thread while the current one runs, so it costs neither device nor host-thread time.
+/// 16,000 draws), which the sampled head runs for the NEXT call on a worker thread while the current one
+/// runs, so it costs neither device nor host-thread time.
 /// Draws are a pure function of (seed, call index) through a SplitMix64 stream, so a run is reproducible
 /// and independent of thread timing.
 /// </remarks>

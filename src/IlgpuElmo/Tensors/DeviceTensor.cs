@@ -1,13 +1,12 @@
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuElmo.Kernels;
-using IlgpuElmo.Devices;
 
 namespace IlgpuElmo.Tensors;
 
 /// <summary>
 /// A row-major tensor in accelerator memory: a view plus a shape (float32 for activations and weights,
-/// int32 for ids). A tensor made by <see cref="ComputeDevice"/> owns its buffer; slices and reshapes
+/// int32 for ids). A tensor made by an <see cref="ITensorAllocator"/> owns its buffer; slices and reshapes
 /// are views of the same memory (no copies) and never free it.
 /// </summary>
 public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
@@ -67,21 +66,16 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
 
     /// <summary>
     /// Copies host data in. Through the stream's <see cref="UploadStaging"/> when it has one (every
-    /// <see cref="ComputeDevice"/> stream does): the host does not wait and <paramref name="source"/> may be
-    /// reused at once. Otherwise ILGPU's copy, which waits for the stream.
+    /// <c>ComputeDevice</c> stream does): a staged upload does not make the host wait; a large one-time
+    /// upload, or any upload without page-locked memory, waits. Either way <paramref name="source"/> may be
+    /// reused at once.
     /// </summary>
     public void CopyFrom(AcceleratorStream stream, ReadOnlySpan<T> source)
     {
         if (source.Length != Length)
             throw new ShapeMismatchException($"Copy into {Shape}: expected {Length} elements, got {source.Length}.");
-        if (UploadStaging.Of(stream) is { } staging)
-        {
-            staging.Upload(source, View);
-            return;
-        }
-        View.CopyFromCPU(stream, source);
-        DeviceCounters.Of(stream.Accelerator).CountUpload();
-        DeviceCounters.Wait(stream);
+        if (UploadStaging.Of(stream) is { } staging) staging.Upload(source, View);
+        else UploadStaging.CopyAndWait(stream, source, View);
     }
 
     /// <summary>Copies to the host and waits for the copy: a host synchronisation (counted), not for hot loops.</summary>

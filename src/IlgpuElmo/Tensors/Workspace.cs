@@ -1,4 +1,3 @@
-using IlgpuElmo.Devices;
 namespace IlgpuElmo.Tensors;
 
 /// <summary>
@@ -7,7 +6,7 @@ namespace IlgpuElmo.Tensors;
 /// only when a larger shape is asked for, e.g. a longer batch). Views from an earlier request for the
 /// same name alias the new one: a name is one buffer.
 /// </summary>
-public sealed class Workspace(ComputeDevice device) : IDisposable
+public sealed class Workspace(ITensorAllocator device) : IDisposable
 {
     readonly Dictionary<string, object> buffers = new();
 

@@ -5,6 +5,7 @@ using IlgpuElmo.Layers;
 using IlgpuElmo.Model;
 using IlgpuElmo.Tensors;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Distributed;
 
 namespace IlgpuElmo.Training;
 

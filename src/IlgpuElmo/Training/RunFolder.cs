@@ -1,3 +1,4 @@
+using IlgpuElmo.Model;
 namespace IlgpuElmo.Training;
 
 /// <summary>

@@ -4,6 +4,7 @@ using IlgpuElmo.Data;
 using IlgpuElmo.Distributed;
 using IlgpuElmo.Kernels;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Model;
 
 namespace IlgpuElmo.Training;
 
@@ -47,9 +48,19 @@ public sealed class Trainer(
     /// <summary>The data-parallel ranks this trainer is one of; null on one device.</summary>
     public Replicas? Replicas { get; init; }
 
+    /// <summary>The run's identity (run.json), written into every checkpoint; a checkpoint of another run is refused on resume. Null: none (older runs).</summary>
+    public string? RunId { get; init; }
+
     bool Writes => Replicas?.IsRoot ?? true;
 
     public long Step => step;
+
+    /// <summary>Where steps, evaluations, checkpoints and messages are reported from now on.</summary>
+    public ITrainingObserver Observer
+    {
+        get => observer;
+        set => observer = value;
+    }
     public MetricsLog Metrics => metrics;
 
     IEnumerable<(string Name, Tensors.DeviceTensor<float> Tensor)> CheckpointTensors() =>
@@ -72,6 +83,7 @@ public sealed class Trainer(
             throw new InputException(
                 $"Checkpoint '{path}' was written by a run of {position.Ranks} rank(s) and this one has {ranks}: resume it with the same count " +
                 (position.Ranks == 1 ? "(without --distributed)." : $"(mpiexec.mpich -n {position.Ranks} elmo train --distributed --resume {runDirectory})."));
+        Checkpoint.CheckOwner(path, position, RunId);
         if (position.OptionsFingerprint != optionsFingerprint)
             throw new InputException($"Checkpoint '{path}' was made with different options than this command's; resume with the run's own options.json.");
         if (position.VocabularyFingerprint != vocabularyFingerprint)
@@ -164,7 +176,7 @@ public sealed class Trainer(
     void SaveCheckpoint(Stopwatch watch)
     {
         var position = new TrainerPosition(step, tokensSeen, elapsedBefore + watch.Elapsed.TotalSeconds, optionsFingerprint,
-            vocabularyFingerprint, plan.Seed, train.State(), Replicas?.Count ?? 1);
+            vocabularyFingerprint, plan.Seed, train.State(), Replicas?.Count ?? 1, RunId);
         if (Replicas is { } replicas)
         {
             // Parameters and optimizer state are identical on every rank; the carried states are each rank's own streams.

@@ -11,6 +11,8 @@ sealed class ElmoProcess : IDisposable
 {
     readonly Process process;
     readonly System.Text.StringBuilder stderr = new(), stdout = new();
+    long peakResidentBytes;
+    volatile bool disposed;
 
     public ElmoProcess(string workingDirectory, params string[] args) : this(workingDirectory, new Dictionary<string, string?>(), args) { }
 
@@ -35,9 +37,44 @@ sealed class ElmoProcess : IDisposable
         process.OutputDataReceived += (_, e) => { lock (stdout) stdout.AppendLine(e.Data); };
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
+        new Thread(WatchMemory) { IsBackground = true }.Start();
     }
 
     public int Id => process.Id;
+
+    /// <summary>
+    /// The most memory the process has held so far (the kernel's VmHWM, read every 20 ms while it runs; its
+    /// growth in the last 20 ms before exit can be missed). Zero where /proc is not there.
+    /// </summary>
+    public long PeakResidentBytes => Interlocked.Read(ref peakResidentBytes);
+
+    void WatchMemory()
+    {
+        string status = $"/proc/{process.Id}/status";
+        while (!disposed)
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(status))
+                    if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    {
+                        long bytes = long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0]) * 1024;
+                        if (bytes > Interlocked.Read(ref peakResidentBytes)) Interlocked.Exchange(ref peakResidentBytes, bytes);
+                    }
+            }
+            catch (IOException)
+            {
+                return; // the process has ended
+            }
+            Thread.Sleep(20);
+        }
+    }
+
+    /// <summary>Fails the test, with what the process printed, when it has exited before <paramref name="what"/>.</summary>
+    public void AssertRunning(string what)
+    {
+        if (process.HasExited) Assert.Fail($"elmo exited ({process.ExitCode}) before {what}; stderr: {Stderr}");
+    }
 
     public string Stderr
     {
@@ -64,7 +101,7 @@ sealed class ElmoProcess : IDisposable
         var watch = Stopwatch.StartNew();
         while (!condition())
         {
-            if (process.HasExited) Assert.Fail($"elmo exited ({process.ExitCode}) before {what}; stderr: {Stderr}");
+            AssertRunning(what);
             Assert.True(watch.Elapsed < TimeSpan.FromMinutes(1), $"timed out waiting for {what}; stderr: {Stderr}");
             Thread.Sleep(50);
         }
@@ -78,6 +115,7 @@ sealed class ElmoProcess : IDisposable
 
     public void Dispose()
     {
+        disposed = true;
         if (!process.HasExited)
         {
             process.Kill(entireProcessTree: true);

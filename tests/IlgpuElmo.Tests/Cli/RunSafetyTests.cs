@@ -4,6 +4,7 @@ using IlgpuElmo.Model;
 using IlgpuElmo.Tests.Formats;
 using IlgpuElmo.Tests.Model;
 using IlgpuElmo.Training;
+using IlgpuElmo.Data;
 
 namespace IlgpuElmo.Tests.Cli;
 
@@ -61,10 +62,10 @@ public class RunSafetyTests(FinishedRun finished) : IClassFixture<FinishedRun>
         }
     }
 
-    static Dictionary<string, byte[]> Snapshot(string folder) =>
+    internal static Dictionary<string, byte[]> Snapshot(string folder) =>
         Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
 
-    static void AssertUnchanged(Dictionary<string, byte[]> before, string folder)
+    internal static void AssertUnchanged(Dictionary<string, byte[]> before, string folder)
     {
         var after = Snapshot(folder);
         Assert.Equal(before.Keys.Order(), after.Keys.Order());
@@ -72,7 +73,7 @@ public class RunSafetyTests(FinishedRun finished) : IClassFixture<FinishedRun>
     }
 
     /// <summary>One "error: ..." line and exit code 2, no stack trace.</summary>
-    static void AssertOneLineError((int Code, string Error, string Log) r, params string[] parts)
+    internal static void AssertOneLineError((int Code, string Error, string Log) r, params string[] parts)
     {
         Assert.True(r.Code == 2, $"exit {r.Code}; {r.Error}{r.Log}");
         Assert.Single(r.Error.TrimEnd().Split('\n'));
@@ -85,7 +86,7 @@ public class RunSafetyTests(FinishedRun finished) : IClassFixture<FinishedRun>
     internal static string WeightsFixture([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
         Path.Combine(Path.GetDirectoryName(here)!, "..", "Formats", "Fixtures", "bilm_weights_tiny.hdf5");
 
-    static long LastStep(string folder) =>
+    internal static long LastStep(string folder) =>
         new MetricsLog(Path.Combine(folder, "metrics.jsonl")).ReadAll().Max(m => m["step"]!.GetValue<long>());
 
     string[] NewRun(string folder, params string[] more) =>

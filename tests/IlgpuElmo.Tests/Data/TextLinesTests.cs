@@ -1,5 +1,6 @@
 using System.Text;
 using IlgpuElmo.Data;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Tests.Data;
 

@@ -1,4 +1,5 @@
 using IlgpuElmo.Data;
+using IlgpuElmo.Training;
 
 namespace IlgpuElmo.Tests.Data;
 

@@ -1,5 +1,6 @@
 using IlgpuElmo.Cli.Commands;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Linalg;
 
 namespace IlgpuElmo.Tests.Devices;
 
@@ -14,6 +15,27 @@ public class DeviceCatalogTests
         Assert.True(auto.Qualifies);
         if (catalog.Devices.Any(d => d.Kind == DeviceKind.Cuda && d.Qualifies)) Assert.Equal(DeviceKind.Cuda, auto.Kind);
         Assert.Same(auto, catalog.Select(new DeviceOptions()));
+    }
+
+    /// <summary>
+    /// A machine with PoCL on its CPU and no GPU: auto keeps the CPU accelerator (host execution), while
+    /// `--device opencl` still opens PoCL and `elmo devices` lists it; an OpenCL GPU is preferred to the CPU.
+    /// </summary>
+    [Fact]
+    public void AutoNeverPrefersAnOpenClCpuDeviceToTheCpuAccelerator()
+    {
+        var shape = ILGPU.Runtime.CPU.CPUDevice.Default;
+        DeviceDescription Fake(DeviceKind kind, int index, string name, bool onHostCpu) =>
+            new(kind, index, name, 1L << 30, 8, 256, "fake", true, null, shape, onHostCpu);
+        var pocl = Fake(DeviceKind.OpenCL, 0, "cpu-znver5 [Portable Computing Language]", onHostCpu: true);
+        var cpu = Fake(DeviceKind.Cpu, 0, "ILGPU CPU accelerator", onHostCpu: false);
+        IReadOnlyList<DeviceDescription> machine = [pocl, cpu];
+        Assert.Same(cpu, DeviceCatalog.AutoChoiceAmong(machine));
+        Assert.Same(cpu, DeviceCatalog.SelectAmong(machine, new DeviceOptions()));
+        Assert.Same(pocl, DeviceCatalog.SelectAmong(machine, new DeviceOptions(DeviceKind.OpenCL)));
+
+        var gpu = Fake(DeviceKind.OpenCL, 1, "Radeon [AMD Accelerated Parallel Processing]", onHostCpu: false);
+        Assert.Same(gpu, DeviceCatalog.AutoChoiceAmong([pocl, gpu, cpu]));
     }
 
     [Fact]

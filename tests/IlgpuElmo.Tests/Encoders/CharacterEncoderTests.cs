@@ -26,9 +26,9 @@ public class CharacterEncoderTests
         {
             var random = new Random(tanh ? 21 : 20);
             var reference = new ReferenceCharCnn(4, Filters, 2, projection, tanh, Values(random));
-            var options = new CharCnnOptions(4, Filters.Select(f => (f.Item1, f.Item2)).ToList(), 2, projection,
-                tanh ? CharCnnActivation.Tanh : CharCnnActivation.Relu);
-            using var encoder = new CharacterEncoder(d, options);
+            var options = new CharCnnOptions(4, Filters.Select(f => new CnnFilter(f.Item1, f.Item2)).ToList(), 2,
+                Activation: tanh ? CharActivation.Tanh : CharActivation.Relu);
+            using var encoder = new CharacterEncoder(d, options, projection);
             var parameters = encoder.Parameters.ToList();
             var values = reference.All().ToList();
             Assert.Equal(values.Count, parameters.Count);
@@ -105,10 +105,10 @@ public class CharacterEncoderTests
     [Fact]
     public void OptionsAreCheckedWithMessagesNamingTheOption()
     {
-        var bad = CharCnnOptions.OriginalElmo() with { CharacterCount = 300 };
-        Assert.Contains("n_characters", Assert.Throws<InputException>(() => bad.Validate()).Message);
-        var small = new CharCnnOptions(4, [(3, 2)], 0, 8);
-        Assert.Contains("projection_dim", Assert.Throws<InputException>(() => small.Validate()).Message);
-        Assert.Equal(2048, CharCnnOptions.OriginalElmo().FilterTotal);
+        var bad = CharCnnOptions.OriginalElmo with { NCharacters = 300 };
+        Assert.Contains("n_characters", Assert.Throws<InputException>(() => bad.Validate(512)).Message);
+        var small = new CharCnnOptions(4, [new(3, 2)], 0);
+        Assert.Contains("projection_dim", Assert.Throws<InputException>(() => small.Validate(8)).Message);
+        Assert.Equal(2048, CharCnnOptions.OriginalElmo.NFilters);
     }
 }

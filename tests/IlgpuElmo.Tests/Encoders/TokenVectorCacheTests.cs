@@ -9,8 +9,8 @@ public class TokenVectorCacheTests
     public void CachedVectorsAreExactlyTheEncodersOutput(string mode)
     {
         var d = TestDevices.Get(mode);
-        var options = new CharCnnOptions(4, [(1, 3), (2, 4), (3, 5)], 1, 6);
-        using var encoder = new CharacterEncoder(d, options);
+        var options = new CharCnnOptions(4, [new(1, 3), new(2, 4), new(3, 5)], 1);
+        using var encoder = new CharacterEncoder(d, options, projectionDim: 6);
         encoder.Initialize(seed: 3);
         string[] words = ["<S>", "</S>", "the", "naïve", "北京", "cat"];
         using var cache = TokenVectorCache.Build(d, encoder, words, batchSize: 4);

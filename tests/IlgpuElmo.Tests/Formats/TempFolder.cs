@@ -17,6 +17,7 @@ public sealed class TempFolder : IDisposable
     }
 
     /// <summary>A file under tests/IlgpuElmo.Tests/Formats/Fixtures, found from this source file's location.</summary>
-    public static string Fixture(string name, [CallerFilePath] string here = "") =>
-        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(here)!, "Fixtures", name);
+    public static string Fixture(string name) => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(ThisFile())!, "Fixtures", name);
+
+    static string ThisFile([CallerFilePath] string path = "") => path;
 }

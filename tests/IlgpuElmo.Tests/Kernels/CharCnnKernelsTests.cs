@@ -153,6 +153,45 @@ public class CharCnnKernelsTests
         TestData.AssertClose(gradEmbedded.ToArray(d.Stream), expected, 1e-6, 1e-7, "embedded characters gradient");
     }
 
+    /// <summary>
+    /// The embedding table's gradient, with words the way the char mapper writes them (beginning of word, a few
+    /// characters, end of word, then padding) and a padding token (all ids 0): every real character's and the
+    /// padding character's positions summed onto their rows (on top of a prior gradient), row 0 untouched,
+    /// against float64; on a wider table than ids use, so untouched rows are checked too.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void EmbeddingGradientSumsEachRowsPositionsAndEachTokensPaddingOnce(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        var random = new Random(56);
+        const int tokens = 7, chars = 12, dim = 5, rows = 14, pad = 13, bow = 11, eow = 12;
+        var ids = new int[tokens * chars];
+        for (int tok = 0; tok < tokens - 1; tok++)
+        {
+            int length = 1 + random.Next(chars - 2);
+            for (int c = 0; c < chars; c++)
+                ids[tok * chars + c] = c == 0 ? bow : c <= length - 1 ? 1 + random.Next(10) : c == length ? eow : pad;
+        }
+        var p = new CharEmbeddingParams(tokens, chars, dim, pad);
+        var gradient = TestData.Random(random, tokens * chars * dim);
+        var prior = TestData.Random(random, rows * dim);
+        Array.Clear(prior, 0, dim);
+        using var dIds = d.Upload<int>(ids, tokens, chars);
+        using var dGradient = d.Upload<float>(gradient, tokens * chars, dim);
+        using var table = d.Upload<float>(prior, rows, dim);
+        k.EmbeddingGradient(d.Stream, p, dIds.View, dGradient.View, table.View);
+        var expected = prior.Select(x => (double)x).ToArray();
+        for (int at = 0; at < ids.Length; at++)
+            if (ids[at] != 0)
+                for (int e = 0; e < dim; e++) expected[ids[at] * dim + e] += gradient[at * dim + e];
+        Assert.True(ids.Count(id => id == pad) > ids.Length / 3, "premise: most positions are padding");
+        var actual = table.ToArray(d.Stream);
+        TestData.AssertClose(actual, expected, 1e-5, 1e-5, "char embedding gradient");
+        Assert.Equal(new float[dim], actual[..dim]);
+    }
+
     [Theory]
     [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
     public void HighwayForwardAndBackward(string mode)

@@ -70,6 +70,38 @@ public class EmbeddingKernelsTests
         Assert.Equal(ids.SelectMany(id => table.Skip(id * dim).Take(dim)).ToArray(), dout.ToArray(d.Stream));
     }
 
+    /// <summary>
+    /// The quad path is chosen from the views' element offsets in their buffers: a view starting at an odd
+    /// element (or a row width that is not whole quads) takes the scalar path, and the gather is right either way.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void QuadsAreChosenFromElementOffsets(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new EmbeddingKernels(rt));
+        var random = new Random(10);
+        int v = 9, dim = 8;
+        int[] ids = [4, 8, 0, 4];
+        float[] table = TestData.Random(random, v * dim + 1);
+        using var dt = d.Upload<float>(table, v * dim + 1);
+        using var di = d.Upload<int>(ids, ids.Length);
+        using var dout = d.Upload<float>(TestData.Poison(ids.Length * dim + 4), ids.Length * dim + 4);
+        var whole = dt.View.SubView(0, v * dim);
+        var odd = dt.View.SubView(1, v * dim);
+        var output = dout.View.SubView(4, ids.Length * dim);
+        Assert.True(EmbeddingKernels.CanUseQuads(dim, whole, output));
+        Assert.False(EmbeddingKernels.CanUseQuads(dim, odd, output));
+        Assert.False(EmbeddingKernels.CanUseQuads(dim, whole, dout.View.SubView(2, ids.Length * dim)));
+        Assert.False(EmbeddingKernels.CanUseQuads(6, whole.SubView(0, v * 6), dout.View.SubView(0, ids.Length * 6)));
+        foreach (var (view, first) in new[] { (whole, 0), (odd, 1) })
+        {
+            k.Gather(d.Stream, view, dim, di.View, output);
+            var expected = ids.SelectMany(id => table.Skip(first + id * dim).Take(dim)).ToArray();
+            Assert.Equal(expected, dout.ToArray(d.Stream)[4..]);
+        }
+    }
+
     [Fact]
     public void SegmentPlanGroupsPositionsByRowInAscendingOrder()
     {

@@ -17,7 +17,7 @@ namespace IlgpuElmo.Tests.Kernels;
 public class HostParityTests(ITestOutputHelper log)
 {
     /// <summary>
-    /// TensorPrimitives' vectorised exp, sigmoid and tanh against KernelMath and XMath's scalar ones: each a
+    /// TensorPrimitives' vectorised exp, sigmoid and tanh against KernelMath's scalar ones: each a
     /// few ulps from the true value, so a few apart, and a little more after the arithmetic that follows.
     /// </summary>
     const int VectorMathUlps = 16;
@@ -40,6 +40,7 @@ public class HostParityTests(ITestOutputHelper log)
         new("CharCnnHost.MaxPool", CharCnnMaxPool),
         new("CharCnnHost.MaxPoolBackward", CharCnnMaxPoolBackward),
         new("CharCnnHost.WindowsBackward", CharCnnWindowsBackward),
+        new("CharCnnHost.EmbeddingGradient", CharEmbeddingGradient),
         new("CharCnnHost.HighwayForward", HighwayForward),
         new("CharCnnHost.HighwayBackward", HighwayBackward),
         new("OptimizerHost.Adam", d => Optimizer(d, OptimizerUpdate.Adam)),
@@ -237,7 +238,7 @@ public class HostParityTests(ITestOutputHelper log)
             using var argmax = d.Upload<int>(Enumerable.Repeat(-1, Conv.Tokens * Conv.TotalFilters).ToArray(), Conv.Tokens, Conv.TotalFilters);
             k.MaxPool(d.Stream, Conv with { Activation = activation }, conv.View, bias.View, output.View, argmax.View);
             outputs.Add(activation == CharCnnKernels.Tanh
-                ? new("tanh output", Read(d, output), 4, "tanh vectorised on the host (TensorPrimitives), XMath's in the kernel: " +
+                ? new("tanh output", Read(d, output), 4, "tanh vectorised on the host (TensorPrimitives), KernelMath's in the kernel: " +
                     "TensorPrimitives' tanh is accurate near 0 in ulps of 1, not of its result", Floor: 1f)
                 : new("relu output", Read(d, output)));
             outputs.Add(new($"argmax {activation}", Read(d, argmax)));
@@ -268,6 +269,24 @@ public class HostParityTests(ITestOutputHelper log)
         return [new("gradEmbedded", Read(d, gradEmbedded))];
     }
 
+    /// <summary>Words as the char mapper writes them (mostly padding) and a padding token; gradients of one sign (the two sum in different orders).</summary>
+    static Output[] CharEmbeddingGradient(ComputeDevice d)
+    {
+        var random = new Random(20);
+        const int tokens = 6, chars = 10, dim = 7, rows = 12, pad = 11;
+        var ids = new int[tokens * chars];
+        for (int tok = 0; tok < tokens - 1; tok++)
+        {
+            int length = 1 + random.Next(chars - 3);
+            for (int c = 0; c < chars; c++) ids[tok * chars + c] = c <= length ? 1 + random.Next(9) : pad;
+        }
+        using var dIds = d.Upload<int>(ids, tokens, chars);
+        using var gradient = d.Upload<float>(Positive(random, tokens * chars * dim), tokens * chars, dim);
+        using var table = d.Upload<float>(Positive(random, rows * dim), rows, dim);
+        d.Kernels(rt => new CharCnnKernels(rt)).EmbeddingGradient(d.Stream, new CharEmbeddingParams(tokens, chars, dim, pad), dIds.View, gradient.View, table.View);
+        return [new("tableGrad", Read(d, table), 8, "positions added in token and position order on the host, in the atomics' arrival order in the kernel")];
+    }
+
     const int HighwayRows = 3, Features = 21;
 
     static Output[] HighwayForward(ComputeDevice d)
@@ -284,7 +303,7 @@ public class HostParityTests(ITestOutputHelper log)
         using var relu = d.Upload<float>(TestData.Poison(n), HighwayRows, Features);
         using var y = d.Upload<float>(TestData.Poison(n), HighwayRows, Features);
         k.HighwayForward(d.Stream, Features, new HighwayViews(x.View, carry.View, transform.View, carryBias.View, transformBias.View, gate.View, relu.View, y.View));
-        const string why = "the gate's sigmoid vectorised on the host (TensorPrimitives), 1 / (1 + XMath.Exp(-x)) in the kernel";
+        const string why = "the gate's sigmoid vectorised on the host (TensorPrimitives), KernelMath's in the kernel";
         return [new("gate", Read(d, gate), VectorMathUlps, why), new("transform", Read(d, relu)),
             new("y", Read(d, y), 4, why + "; t transform + (1 - t) x cancels, so ulps of its terms (order 1)", Floor: 1f)];
     }

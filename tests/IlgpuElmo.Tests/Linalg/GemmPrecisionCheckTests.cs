@@ -60,7 +60,7 @@ public class GemmPrecisionCheckTests
     {
         var device = TestDevices.Host;
         using var gemm = new Gemm(new RoundingGemm(round));
-        return GemmPrecisionCheck.Run(device, gemm, asked);
+        return GemmPrecisionCheck.Run(device, device.Stream, gemm, asked);
     }
 
     [Fact]
@@ -98,7 +98,7 @@ public class GemmPrecisionCheckTests
         var device = TestDevices.Get(mode);
         foreach (var asked in new[] { Precision.Fp32, Precision.Tf32 })
         {
-            var result = GemmPrecisionCheck.Run(device, device.Gemm, asked);
+            var result = GemmPrecisionCheck.Run(device, device.Stream, device.Gemm, asked);
             Assert.Equal(MeasuredMath.Fp32, result.Measured);
             Assert.True(result.Passed, $"{asked}: product error {result.ProductError}");
         }

@@ -1,6 +1,8 @@
+using IlgpuElmo.Encoders;
 using IlgpuElmo.Devices;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
+using IlgpuElmo.Linalg;
 
 namespace IlgpuElmo.Tests.Model;
 
@@ -59,7 +61,7 @@ public class BilmOptionsTests
     {
         var (_, warnings) = BilmOptions.Parse("""
             {"lstm": {"dim": 8, "projection_dim": 8, "peepholes": true},
-             "char_cnn": {"activation": "tanh", "filters": [[1, 8]], "embedding": {"dim": 4, "init": 1}, "n_characters": 261, "max_characters_per_token": 5, "x": 1}}
+             "char_cnn": {"activation": "tanh", "filters": [[1, 8]], "embedding": {"dim": 4, "init": 1}, "n_characters": 261, "max_characters_per_token": 50, "x": 1}}
             """);
         Assert.Equal(3, warnings.Count);
         Assert.Contains(warnings, w => w.Contains("'lstm.peepholes'"));
@@ -87,6 +89,7 @@ public class BilmOptionsTests
     [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "char_cnn": {"activation": "relu", "filters": [[1, 8]], "embedding": {"dim": 4}, "n_characters": 300, "max_characters_per_token": 50}}""", "'char_cnn.n_characters'")]
     [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "char_cnn": {"activation": "gelu", "filters": [[1, 8]], "embedding": {"dim": 4}, "n_characters": 262, "max_characters_per_token": 50}}""", "'char_cnn.activation'")]
     [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "char_cnn": {"activation": "relu", "filters": [[1, 0]], "embedding": {"dim": 4}, "n_characters": 262, "max_characters_per_token": 50}}""", "'char_cnn.filters[0]'")]
+    [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "char_cnn": {"activation": "relu", "filters": [[1, 8]], "embedding": {"dim": 4}, "n_characters": 262, "max_characters_per_token": 5}}""", "'char_cnn.max_characters_per_token' is 5; it must be 50")]
     [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "char_cnn": {"activation": "relu", "filters": [[1, 4]], "embedding": {"dim": 4}, "n_characters": 262, "max_characters_per_token": 50}}""", "'char_cnn.filters'")]
     [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "char_cnn": {"activation": "relu", "filters": [[7, 8]], "embedding": {"dim": 4}, "n_characters": 262, "max_characters_per_token": 5}}""", "'char_cnn.max_characters_per_token'")]
     [InlineData("""{"lstm": {"dim": 8, "projection_dim": 8}, "char_cnn": {"activation": "relu", "filters": [[1, 8]], "embedding": {}, "n_characters": 262, "max_characters_per_token": 50}}""", "'char_cnn.embedding.dim'")]
@@ -108,7 +111,7 @@ public class BilmOptionsTests
     {
         var (o, _) = BilmOptions.Parse("""
             {"n_tokens_vocab": 1000, "lstm": {"dim": 64, "projection_dim": 16, "n_layers": 3, "cell_clip": 3, "proj_clip": 3, "use_skip_connections": true},
-             "char_cnn": {"activation": "tanh", "filters": [[1, 8], [3, 16]], "n_highway": 1, "embedding": {"dim": 4}, "n_characters": 261, "max_characters_per_token": 20},
+             "char_cnn": {"activation": "tanh", "filters": [[1, 8], [3, 16]], "n_highway": 1, "embedding": {"dim": 4}, "n_characters": 261, "max_characters_per_token": 50},
              "softmax": {"kind": "adaptive", "cutoffs": [100], "div_value": 4}, "optimizer": "adam", "seed": 3, "dropout": 0.2,
              "learning_rate_schedule": {"warmup_steps": 5, "decay": "linear", "final_fraction": 0.25}}
             """);
@@ -123,6 +126,10 @@ public class BilmOptionsTests
         using var folder = new Formats.TempFolder();
         o.Save(folder.File("options.json"));
         Assert.Equal(o.ToJson(), BilmOptions.Load(folder.File("options.json")).Options.ToJson());
+        // Saved over the old file through AtomicFile: the new text whole, no temporary file left beside it.
+        (o with { Seed = 9 }).Save(folder.File("options.json"));
+        Assert.Equal(9ul, BilmOptions.Load(folder.File("options.json")).Options.Seed);
+        Assert.Equal(["options.json"], Directory.GetFiles(folder.Path).Select(Path.GetFileName));
         Assert.Throws<InputException>(() => BilmOptions.Load(folder.File("missing.json")));
     }
 

@@ -1,3 +1,4 @@
+using IlgpuElmo.Encoders;
 using IlgpuElmo.Formats;
 using IlgpuElmo.Model;
 

@@ -1,3 +1,4 @@
+using IlgpuElmo.Encoders;
 using IlgpuElmo.Data;
 using IlgpuElmo.Model;
 

@@ -4,6 +4,7 @@ using IlgpuElmo.Tensors;
 using IlgpuElmo.Model;
 using IlgpuElmo.Training;
 using IlgpuElmo.Devices;
+using IlgpuElmo.Distributed;
 
 namespace IlgpuElmo.Tests.Training;
 

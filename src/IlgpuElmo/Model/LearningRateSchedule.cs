@@ -1,4 +1,4 @@
-namespace IlgpuElmo.Training;
+namespace IlgpuElmo.Model;
 
 /// <summary>How the learning rate falls after warm-up: not at all, in a straight line, or along a half cosine.</summary>
 public enum LearningRateDecay { Constant, Linear, Cosine }

@@ -1,6 +1,6 @@
-using IlgpuElmo.Model;
+using IlgpuElmo.Formats;
 
-namespace IlgpuElmo.Formats;
+namespace IlgpuElmo.Model;
 
 /// <summary>One dataset a weight file must hold: its HDF5 path and shape, and what it is.</summary>
 public sealed record WeightSpec(string Name, int[] Shape, string Description)
@@ -54,8 +54,8 @@ public static class BilmWeightNames
 
     public const string CharEmbedding = "char_embed";
 
-    /// <summary>Word-id models' token table [V, P] (also dump_token_embeddings' dataset name).</summary>
-    public const string TokenEmbedding = "embedding";
+    /// <summary>Word-id models' token table [V, P]: dump_token_embeddings' dataset, which such a model loads.</summary>
+    public const string TokenEmbedding = TokenEmbeddingsFile.DatasetName;
 
     public const string ProjectionWeight = "CNN_proj/W_proj";
     public const string ProjectionBias = "CNN_proj/b_proj";

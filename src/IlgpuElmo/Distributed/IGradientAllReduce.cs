@@ -1,7 +1,7 @@
 using IlgpuElmo.Layers;
 using ILGPU.Runtime;
 
-namespace IlgpuElmo.Training;
+namespace IlgpuElmo.Distributed;
 
 /// <summary>
 /// Where data-parallel training combines replicas' gradients: the optimizer calls it after the backward

@@ -2,7 +2,7 @@ using IlgpuElmo.Data;
 using IlgpuElmo.Layers;
 using IlgpuElmo.Tensors;
 
-namespace IlgpuElmo.Training;
+namespace IlgpuElmo.Model;
 
 /// <summary>What the trainer needs from a language model; the biLM implements it.</summary>
 public interface ILanguageModelTrainee : IHasParameters
@@ -25,9 +25,9 @@ public interface ILanguageModelTrainee : IHasParameters
     /// <summary>
     /// Exact mean negative log-likelihood per direction over one pass of <paramref name="batcher"/> (no
     /// dropout, own states). <paramref name="progress"/> hears the targets per direction done so far,
-    /// after every window.
+    /// after every window; <paramref name="cancel"/> stops it between windows (an <see cref="OperationCanceledException"/>).
     /// </summary>
-    (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher, IProgress<long>? progress = null);
+    (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher, IProgress<long>? progress = null, CancellationToken cancel = default);
 
     /// <summary>The carried LSTM states, for checkpoints (restored with the parameters).</summary>
     IEnumerable<(string Name, DeviceTensor<float> Tensor)> StateTensors { get; }

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
-using IlgpuElmo.Data;
 
-namespace IlgpuElmo.Training;
+namespace IlgpuElmo.Data;
 
 /// <summary>
 /// metrics.jsonl: one JSON object per line, each with a "step". Lines are appended and flushed as they

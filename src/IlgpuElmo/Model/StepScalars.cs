@@ -3,12 +3,12 @@ using ILGPU;
 using ILGPU.Runtime;
 using IlgpuElmo.Devices;
 
-namespace IlgpuElmo.Training;
+namespace IlgpuElmo.Model;
 
 /// <summary>
 /// A training step's scalars on the device, side by side so the host reads them in one small copy (the
 /// step's one synchronisation): each direction's mean token loss (written by the softmax head), the global
-/// gradient norm and the clip scale (written by <see cref="Optimizer.ClipAndStep"/>).
+/// gradient norm and the clip scale (written by the optimizer's ClipAndStep, in Training).
 /// Layout: [loss forward, loss backward, gradient norm, clip scale].
 /// </summary>
 public sealed class StepScalars : IDisposable

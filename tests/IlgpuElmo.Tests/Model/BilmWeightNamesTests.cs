@@ -1,7 +1,8 @@
 using IlgpuElmo.Formats;
 using IlgpuElmo.Model;
+using IlgpuElmo.Tests.Formats;
 
-namespace IlgpuElmo.Tests.Formats;
+namespace IlgpuElmo.Tests.Model;
 
 public class BilmWeightNamesTests
 {
@@ -58,7 +59,7 @@ public class BilmWeightNamesTests
     {
         var (options, _) = BilmOptions.Parse("""
             {"lstm": {"projection_dim": 10, "dim": 16},
-             "char_cnn": {"activation": "tanh", "filters": [[1, 4], [2, 6]], "embedding": {"dim": 4}, "n_characters": 261, "max_characters_per_token": 10}}
+             "char_cnn": {"activation": "tanh", "filters": [[1, 4], [2, 6]], "embedding": {"dim": 4}, "n_characters": 261, "max_characters_per_token": 50}}
             """);
         var names = BilmWeightNames.Expected(options).Select(s => s.Name).ToList();
         Assert.DoesNotContain(BilmWeightNames.ProjectionWeight, names);

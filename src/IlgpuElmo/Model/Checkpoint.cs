@@ -7,7 +7,7 @@ using IlgpuElmo.Formats;
 using IlgpuElmo.Tensors;
 using ILGPU.Runtime;
 
-namespace IlgpuElmo.Training;
+namespace IlgpuElmo.Model;
 
 /// <summary>
 /// A run's checkpoint, DIR/checkpoint.bin: every tensor that determines what happens next (parameters,
@@ -71,15 +71,38 @@ public static class Checkpoint
             throw new InputException(
                 $"There is no checkpoint in {runDirectory} ('{latest}' does not exist: the run stopped before its first checkpoint, " +
                 $"or this is not a run folder); start the run again with elmo train --out {runDirectory} --overwrite.");
+        // A run that is training renames its checkpoints while this reads: a file that vanished between
+        // finding and opening it was renamed, not damaged, and the newest one is looked for again.
+        byte[] bytes;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                bytes = File.ReadAllBytes(latest);
+                break;
+            }
+            catch (FileNotFoundException) when (attempt < RenameRetries)
+            {
+                Thread.Sleep(attempt);
+                latest = LatestPathIn(runDirectory);
+            }
+            catch (FileNotFoundException e)
+            {
+                throw new InputException($"Checkpoint '{latest}' does not exist. {PreviousAdvice(runDirectory)}", e);
+            }
+        }
         try
         {
-            return Read(latest);
+            return Parse(latest, bytes);
         }
-        catch (InputException e) when (File.Exists(latest) || File.Exists(previous))
+        catch (InputException e)
         {
             throw new InputException($"{e.Message} {PreviousAdvice(runDirectory)}", e);
         }
     }
+
+    /// <summary>How often a reader looks again for a checkpoint renamed under it (a save renames twice in a row).</summary>
+    const int RenameRetries = 20;
 
     /// <summary>
     /// Moves a damaged checkpoint.bin aside (checkpoint.damaged.bin) before a run continues from the
@@ -109,7 +132,13 @@ public static class Checkpoint
 
     static (TrainerPosition, Dictionary<string, (int[] Shape, float[] Data)>) Read(string path)
     {
-        var (metadata, tensors) = TensorArchive.Read(path);
+        if (!File.Exists(path)) throw new InputException($"Checkpoint '{path}' does not exist.");
+        return Parse(path, File.ReadAllBytes(path));
+    }
+
+    static (TrainerPosition, Dictionary<string, (int[] Shape, float[] Data)>) Parse(string path, byte[] bytes)
+    {
+        var (metadata, tensors) = TensorArchive.Parse(path, bytes);
         TrainerPosition? position;
         try
         {
@@ -140,13 +169,27 @@ public static class Checkpoint
         }
     }
 
+    /// <summary>
+    /// Throws when the checkpoint at <paramref name="path"/> was written by another run than the one whose
+    /// run.json says <paramref name="runId"/> (a file copied in from another folder). A null id (a run from
+    /// before run ids) accepts any checkpoint.
+    /// </summary>
+    public static void CheckOwner(string path, TrainerPosition position, string? runId)
+    {
+        if (runId is null || position.RunId == runId) return;
+        string folder = System.IO.Path.GetDirectoryName(path) ?? ".";
+        throw new InputException(
+            $"Checkpoint '{path}' belongs to another run (run id {position.RunId ?? "none"}; the run in {folder} is {runId}): it was copied in from another folder. " +
+            "Put this run's own checkpoint back; to train those weights further, start a new run from their folder with --init.");
+    }
+
     /// <summary>A stable fingerprint of a text (options JSON, vocabulary), to detect a changed one on resume.</summary>
     public static string Fingerprint(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
 }
 
 /// <summary>
 /// Where training is: saved in the checkpoint so `--resume` continues exactly there. <c>Ranks</c>: the
-/// data-parallel ranks that trained it (1 on one device).
+/// data-parallel ranks that trained it (1 on one device); <c>RunId</c>: the run it belongs to (run.json's).
 /// </summary>
 public sealed record TrainerPosition(
     long Step,
@@ -156,4 +199,5 @@ public sealed record TrainerPosition(
     string VocabularyFingerprint,
     ulong Seed,
     BatcherState Batcher,
-    int Ranks = 1);
+    int Ranks = 1,
+    string? RunId = null);

@@ -1,6 +1,6 @@
-using IlgpuElmo.Training;
+using IlgpuElmo.Model;
 
-namespace IlgpuElmo.Tests.Training;
+namespace IlgpuElmo.Tests.Model;
 
 public class LearningRateScheduleTests
 {
