@@ -19,7 +19,7 @@ namespace IlgpuElmo.Kernels;
 /// micro-kernel call that keeps the tile in registers over the KC block, reading its MR rows of op(A) where
 /// they lie (<see cref="APanel"/>; only a last tile of fewer than MR rows is packed, zero-padded). A is not
 /// packed because the model's GEMMs have few column panels per A block (the char CNN's N = 64 filters,
-/// dZ W^T's N = 128): packing A cost as much as the multiply-adds it served (12 % of a training step, perf).
+/// dZ W^T's N = 128): packing A cost as much as the multiply-adds it served (benchmarks/RESULTS.md, "The host GEMM before and after").
 /// The micro-kernels hold MR x NR = 6 x (2 vectors) of C in 12 registers: <see cref="Kernel6x32Avx512"/>
 /// (Vector512, 16 lanes), <see cref="Kernel6x16Avx2"/> (Vector256) and <see cref="Kernel6x8Vector128"/>
 /// for machines without either. Packing pads to full tiles, so edge tiles run the same kernel into a

@@ -5,7 +5,7 @@ namespace IlgpuElmo.Kernels;
 
 /// <summary>
 /// One implementation of the row-major strided-batched GEMM described by <see cref="GemmParams"/>.
-/// Callers go through <see cref="Gemm"/>, which validates shapes and bounds first.
+/// Callers go through the library's `IlgpuElmo.Linalg.Gemm`, which validates shapes and bounds first.
 /// </summary>
 public interface IGemmBackend : IDisposable
 {
