@@ -41,6 +41,8 @@ public sealed class CharCnnKernels
     readonly Action<AcceleratorStream, Index1D, int, HighwayViews> highwayForward;
     readonly Action<AcceleratorStream, Index1D, HighwayViews, ArrayView<float>> highwayBackward;
     readonly Action<AcceleratorStream, Index1D, CharEmbeddingParams, ArrayView<int>, ArrayView<float>, ArrayView<float>> embeddingGradient;
+    readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>> convWeightGradient;
+    readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>> convInputGradient;
 
     public CharCnnKernels(KernelRuntime runtime)
     {
@@ -54,6 +56,10 @@ public sealed class CharCnnKernels
         highwayForward = acc.LoadAutoGroupedKernel<Index1D, int, HighwayViews>(HighwayForwardKernel);
         highwayBackward = acc.LoadAutoGroupedKernel<Index1D, HighwayViews, ArrayView<float>>(HighwayBackwardKernel);
         embeddingGradient = acc.LoadAutoGroupedKernel<Index1D, CharEmbeddingParams, ArrayView<int>, ArrayView<float>, ArrayView<float>>(EmbeddingGradientKernel);
+        convWeightGradient = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>>(
+            ConvWeightGradientKernel);
+        convInputGradient = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
+            ConvInputGradientKernel);
     }
 
     /// <summary>
@@ -122,6 +128,89 @@ public sealed class CharCnnKernels
         var q = p;
         runtime.ForRows(s, gradEmbedded.Length, (st, i) => windowsBackward(st, i, q, gradWindows, gradEmbedded),
             p.Tokens, token => CharCnnHost.WindowsBackward(token, q, gradWindows, gradEmbedded));
+    }
+
+    /// <summary>
+    /// The conv weights' gradient read straight from the argmax windows, instead of <see cref="MaxPoolBackward"/>'s dense
+    /// dConv and a GEMM over every window: weightGrad[j*d + e, f] += sum over tokens (ascending) of
+    /// gradPre[tok, off + f] * charEmbed[charIds[tok, argmax[tok, off + f] + j], e], zero gradients skipped. Each
+    /// filter's gradient reaches one window per token, so this is 1/P of the dense GEMM's multiply-adds (P = 47-50
+    /// positions); the GEMM's sums are kept per KC block, these in one register, so the two differ in the last bits.
+    /// charIds [N, L]; charEmbed [C, d]; argmax and gradPre [N, F]; weightGrad [w*d, n] (W [1, w, d, n]'s layout).
+    /// Host execution splits the filters between workers, each summing its filters' rows a window slice at a time.
+    /// </summary>
+    public void ConvWeightGradient(AcceleratorStream s, in CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<int> argmax,
+        ArrayView<float> gradPre, ArrayView<float> weightGrad)
+    {
+        Check(charIds.Length == (long)p.Tokens * p.MaxChars, $"ConvWeightGradient: char ids have {charIds.Length} elements, expected [{p.Tokens}, {p.MaxChars}].");
+        Check(argmax.Length == (long)p.Tokens * p.TotalFilters && gradPre.Length == argmax.Length,
+            $"ConvWeightGradient: argmax {argmax.Length} / gradient {gradPre.Length} elements, expected [{p.Tokens}, {p.TotalFilters}].");
+        Check(charEmbed.Length % p.EmbedDim == 0, $"ConvWeightGradient: a character table of {charEmbed.Length} elements has no rows of {p.EmbedDim}.");
+        Check(weightGrad.Length == (long)p.Width * p.EmbedDim * p.Filters,
+            $"ConvWeightGradient: weight gradient has {weightGrad.Length} elements, expected [{p.Width * p.EmbedDim}, {p.Filters}].");
+        var q = p;
+        if (runtime.RunOnHost)
+        {
+            runtime.CountLaunch();
+            int rowSize = p.Width * p.EmbedDim;
+            var sums = System.Buffers.ArrayPool<float>.Shared.Rent(p.Filters * rowSize);
+            try
+            {
+                // Work per filter is a window slice per token: the hand-off pays for itself by that count, not by the output's size.
+                int parts = Math.Min(HostWorkers.Shared.Threads, p.Filters);
+                KernelRuntime.HostRows(parts, (long)p.Tokens * p.Filters * rowSize, part => CharCnnHost.ConvWeightGradient(q, charIds, charEmbed, argmax, gradPre, weightGrad,
+                    q.Filters * part / parts, q.Filters * (part + 1) / parts, sums));
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<float>.Shared.Return(sums);
+            }
+            return;
+        }
+        runtime.For(s, weightGrad.Length, (st, i) => convWeightGradient(st, i, q, charIds, charEmbed, argmax, gradPre, weightGrad),
+            i => ConvWeightGradientKernel(i, q, charIds, charEmbed, argmax, gradPre, weightGrad));
+    }
+
+    /// <summary>
+    /// The embedded characters' gradient straight from the argmax windows (<see cref="MaxPoolBackward"/>, the dWindows
+    /// GEMM and <see cref="WindowsBackward"/> in one): gradEmbedded[tok, c, e] += sum over filters f (ascending) whose
+    /// argmax window covers c (j = c - argmax in [0, w)) of gradPre[tok, off + f] * weight[j*d + e, f], zero
+    /// gradients skipped. One thread per (token, character, e): no races, a fixed order. Host execution runs a token
+    /// per call, adding each filter's weight slice onto the characters it covers (the same terms in the same order).
+    /// argmax and gradPre [N, F]; weight [w*d, n]; gradEmbedded [N, L, d] (groups add one after another).
+    /// </summary>
+    public void ConvInputGradient(AcceleratorStream s, in CharConvParams p, ArrayView<int> argmax, ArrayView<float> gradPre, ArrayView<float> weight,
+        ArrayView<float> gradEmbedded)
+    {
+        Check(argmax.Length == (long)p.Tokens * p.TotalFilters && gradPre.Length == argmax.Length,
+            $"ConvInputGradient: argmax {argmax.Length} / gradient {gradPre.Length} elements, expected [{p.Tokens}, {p.TotalFilters}].");
+        Check(weight.Length == (long)p.Width * p.EmbedDim * p.Filters,
+            $"ConvInputGradient: weights have {weight.Length} elements, expected [{p.Width * p.EmbedDim}, {p.Filters}].");
+        Check(gradEmbedded.Length == (long)p.Tokens * p.MaxChars * p.EmbedDim,
+            $"ConvInputGradient: gradient has {gradEmbedded.Length} elements, expected [{p.Tokens}, {p.MaxChars}, {p.EmbedDim}].");
+        var q = p;
+        if (runtime.RunOnHost)
+        {
+            // The host body reads each filter's w*d weights as one row: W transposed to [n, w*d] once per call.
+            int rowSize = p.Width * p.EmbedDim;
+            var transposed = System.Buffers.ArrayPool<float>.Shared.Rent(p.Filters * rowSize);
+            try
+            {
+                var w = weight.AsHostSpan();
+                for (int r = 0; r < rowSize; r++)
+                    for (int f = 0; f < p.Filters; f++)
+                        transposed[f * rowSize + r] = w[r * p.Filters + f];
+                runtime.CountLaunch();
+                KernelRuntime.HostRows(p.Tokens, gradEmbedded.Length, token => CharCnnHost.ConvInputGradient(token, q, argmax, gradPre, transposed, gradEmbedded));
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<float>.Shared.Return(transposed);
+            }
+            return;
+        }
+        runtime.For(s, gradEmbedded.Length, (st, i) => convInputGradient(st, i, q, argmax, gradPre, weight, gradEmbedded),
+            i => ConvInputGradientKernel(i, q, argmax, gradPre, weight, gradEmbedded));
     }
 
     /// <summary>
@@ -260,6 +349,42 @@ public sealed class CharCnnKernels
         v.CarryPre[i] = g.CarryPre;
         v.TransformPre[i] = g.TransformPre;
         gradX[i] = g.X;
+    }
+
+    /// <summary>Thread per weight element (j*d + e, f): the tokens' argmax windows summed in a register, then added on.</summary>
+    public static void ConvWeightGradientKernel(Index1D i, CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<int> argmax,
+        ArrayView<float> gradPre, ArrayView<float> weightGrad)
+    {
+        int r = i / p.Filters, f = i - r * p.Filters;
+        int j = r / p.EmbedDim, e = r - j * p.EmbedDim;
+        float sum = 0f;
+        for (int token = 0; token < p.Tokens; token++)
+        {
+            long at = (long)token * p.TotalFilters + p.ColumnOffset + f;
+            float g = gradPre[at];
+            if (g == 0f) continue;
+            int c = charIds[(long)token * p.MaxChars + argmax[at] + j];
+            sum += g * charEmbed[(long)c * p.EmbedDim + e];
+        }
+        weightGrad[i] += sum;
+    }
+
+    /// <summary>Thread per (token, character c, e): the filters whose argmax window covers c, in filter order.</summary>
+    public static void ConvInputGradientKernel(Index1D i, CharConvParams p, ArrayView<int> argmax, ArrayView<float> gradPre, ArrayView<float> weight,
+        ArrayView<float> gradEmbedded)
+    {
+        int row = i / p.EmbedDim, e = i - row * p.EmbedDim;
+        int token = row / p.MaxChars, c = row - token * p.MaxChars;
+        long first = (long)token * p.TotalFilters + p.ColumnOffset;
+        float sum = 0f;
+        for (int f = 0; f < p.Filters; f++)
+        {
+            float g = gradPre[first + f];
+            if (g == 0f) continue;
+            int j = c - argmax[first + f];
+            if (j >= 0 && j < p.Width) sum += g * weight[((long)j * p.EmbedDim + e) * p.Filters + f];
+        }
+        gradEmbedded[i] += sum;
     }
 
     /// <summary>Thread per (token, column e): the token's padding positions summed in a register, one add each for the rest.</summary>

@@ -90,7 +90,7 @@ public sealed class EmbeddingKernels
         runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
-            KernelRuntime.HostFor(segmentCount, u => EmbeddingHost.SegmentedScatterAdd(u, gradOutput, dim, segments, tableGrad));
+            KernelRuntime.HostRows(segmentCount, gradOutput.Length, u => EmbeddingHost.SegmentedScatterAdd(u, gradOutput, dim, segments, tableGrad));
             return;
         }
         segmentedScatterAdd(s, new Index1D((int)((long)segmentCount * dim)), gradOutput, dim, segments, tableGrad);

@@ -61,7 +61,7 @@ public sealed class ReductionKernels
         runtime.CountLaunch();
         if (runtime.RunOnHost)
         {
-            KernelRuntime.HostFor(blocks, b => partials[b] = ReductionHost.SquaredBlocks(x, blocks, b));
+            KernelRuntime.HostRows(blocks, x.Length, b => partials[b] = ReductionHost.SquaredBlocks(x, blocks, b));
             return;
         }
         squaredBlocks(s, Config(blocks), x, partials);
@@ -81,7 +81,7 @@ public sealed class ReductionKernels
         {
             var ids = rows.Ids;
             int width = rows.Width;
-            KernelRuntime.HostFor(blocks, b => partials[b] = ReductionHost.SquaredRowBlocks(table, ids, width, n, blocks, b));
+            KernelRuntime.HostRows(blocks, n, b => partials[b] = ReductionHost.SquaredRowBlocks(table, ids, width, n, blocks, b));
             return;
         }
         squaredRowBlocks(s, Config(blocks), table, rows.Ids, rows.Width, rows.Count, partials);

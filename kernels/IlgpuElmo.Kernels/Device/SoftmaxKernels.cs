@@ -84,7 +84,7 @@ public sealed class SoftmaxKernels
         if (runtime.RunOnHost)
         {
             var q = p;
-            KernelRuntime.HostFor(p.Rows, r => SoftmaxHost.RowStats(r, q, logits, bias, targets, rowMax, rowSum, targetLogit, rowLse, rowLoss));
+            KernelRuntime.HostRows(p.Rows, (long)p.Rows * p.Columns, r => SoftmaxHost.RowStats(r, q, logits, bias, targets, rowMax, rowSum, targetLogit, rowLse, rowLoss));
             return;
         }
         var config = new KernelConfig(new Index1D(p.Rows), new Index1D(rowGroup), SharedMemoryConfig.RequestDynamic<float>(2 * rowGroup + 1));
@@ -155,7 +155,7 @@ public sealed class SoftmaxKernels
         if (runtime.RunOnHost)
         {
             var q = p;
-            KernelRuntime.HostFor(p.Rows, r => SoftmaxHost.SampledRows(r, q, logits, hidden, touchedW, touchedB, rowTouched, hit, sampleLogQ, trueLogQ, rowLoss, trueGrad));
+            KernelRuntime.HostRows(p.Rows, (long)p.Rows * (p.Samples + p.Hidden), r => SoftmaxHost.SampledRows(r, q, logits, hidden, touchedW, touchedB, rowTouched, hit, sampleLogQ, trueLogQ, rowLoss, trueGrad));
             return;
         }
         var config = new KernelConfig(new Index1D(p.Rows), new Index1D(rowGroup), SharedMemoryConfig.RequestDynamic<float>(2 * rowGroup));

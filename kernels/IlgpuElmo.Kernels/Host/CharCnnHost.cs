@@ -93,6 +93,69 @@ static class CharCnnHost
     }
 
     /// <summary>
+    /// <see cref="CharCnnKernels.ConvWeightGradientKernel"/> for filters [firstFilter, endFilter): each filter's w*d
+    /// sums kept as one row of <paramref name="sums"/> ([n, w*d], this range's rows only), the tokens visited in order,
+    /// each argmax window's w character rows multiplied by the gradient and added on (multiply, then add: the kernel's
+    /// rounding), then the sums added into the [w*d, n] gradient. Bit-equal to the kernel.
+    /// </summary>
+    public static void ConvWeightGradient(CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<int> argmax,
+        ArrayView<float> gradPre, ArrayView<float> weightGrad, int firstFilter, int endFilter, float[] sums)
+    {
+        if (firstFilter >= endFilter) return;
+        int d = p.EmbedDim, rowSize = p.Width * d, n = p.Filters;
+        var ids = charIds.AsHostSpan();
+        var table = charEmbed.AsHostSpan();
+        var at = argmax.AsHostSpan();
+        var grad = gradPre.AsHostSpan();
+        var mine = sums.AsSpan(firstFilter * rowSize, (endFilter - firstFilter) * rowSize);
+        mine.Clear();
+        for (int token = 0; token < p.Tokens; token++)
+        {
+            int cell = token * p.TotalFilters + p.ColumnOffset, chars = token * p.MaxChars;
+            for (int f = firstFilter; f < endFilter; f++)
+            {
+                float g = grad[cell + f];
+                if (g == 0f) continue;
+                int start = chars + at[cell + f];
+                var sum = mine.Slice((f - firstFilter) * rowSize, rowSize);
+                for (int j = 0; j < p.Width; j++)
+                {
+                    var slice = sum.Slice(j * d, d);
+                    TensorPrimitives.MultiplyAdd(table.Slice(ids[start + j] * d, d), g, slice, slice);
+                }
+            }
+        }
+        var gradient = weightGrad.AsHostSpan();
+        for (int r = 0; r < rowSize; r++)
+            for (int f = firstFilter; f < endFilter; f++)
+                gradient[r * n + f] += mine[(f - firstFilter) * rowSize + r];
+    }
+
+    /// <summary>
+    /// <see cref="CharCnnKernels.ConvInputGradientKernel"/> for one token: for each filter in order, its weight row
+    /// (<paramref name="transposedWeight"/> [n, w*d]) times its gradient added onto the w characters of its argmax
+    /// window, in a [L, d] sum that is then added on. Each (character, e) gets the kernel's terms in the kernel's order.
+    /// </summary>
+    public static void ConvInputGradient(int token, CharConvParams p, ArrayView<int> argmax, ArrayView<float> gradPre, float[] transposedWeight,
+        ArrayView<float> gradEmbedded)
+    {
+        int d = p.EmbedDim, rowSize = p.Width * d, length = p.MaxChars * d;
+        var at = argmax.SubView((long)token * p.TotalFilters + p.ColumnOffset, p.Filters).AsHostSpan();
+        var grad = gradPre.SubView((long)token * p.TotalFilters + p.ColumnOffset, p.Filters).AsHostSpan();
+        Span<float> sum = length <= 4096 ? stackalloc float[length] : new float[length];
+        sum.Clear();
+        for (int f = 0; f < p.Filters; f++)
+        {
+            float g = grad[f];
+            if (g == 0f) continue;
+            var covered = sum.Slice(at[f] * d, rowSize);
+            TensorPrimitives.MultiplyAdd(transposedWeight.AsSpan(f * rowSize, rowSize), g, covered, covered);
+        }
+        var target = gradEmbedded.SubView((long)token * length, length).AsHostSpan();
+        TensorPrimitives.Add(target, sum, target);
+    }
+
+    /// <summary>
     /// <see cref="CharCnnKernels.HighwayForwardKernel"/> over one row of F features: the sigmoid through
     /// <see cref="TensorPrimitives"/>, the rest the kernel's arithmetic in its order. X and Y may be the same.
     /// </summary>

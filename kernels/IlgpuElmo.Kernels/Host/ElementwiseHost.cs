@@ -38,7 +38,7 @@ static class ElementwiseHost
     {
         const int Block = 64;
         int blocks = (columns + Block - 1) / Block;
-        KernelRuntime.HostFor(blocks, block =>
+        KernelRuntime.HostRows(blocks, (long)rows * columns, block =>
         {
             int c0 = block * Block, width = Math.Min(Block, columns - c0);
             Span<float> total = stackalloc float[Block];

@@ -59,7 +59,12 @@ public sealed class KernelRuntime
 
     public int WarpSize => Accelerator.WarpSize;
 
-    /// <summary>Runs <paramref name="body"/> for every index in [0, n) on the host, in a few coarse chunks (<see cref="HostWorkers"/>).</summary>
+    /// <summary>
+    /// Runs <paramref name="body"/> for every index in [0, n) on the host, in a few coarse chunks (<see cref="HostWorkers"/>),
+    /// on threads only from 2,048 indices: for bodies of an element or a few. A body that covers a row or a block (a
+    /// softmax row of 1,000-13,000 classes) goes through <see cref="HostRows"/>, which decides by the elements covered:
+    /// by index count, the 1,280 rows of a softmax head ran on one core.
+    /// </summary>
     public static void HostFor(long n, Action<int> body)
     {
         if (n <= 0) return;

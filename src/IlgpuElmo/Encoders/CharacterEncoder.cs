@@ -225,10 +225,19 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
         {
             var p = groups[k];
             elementwise.Axpby(stream, 1f, biasGrad.View.SubView(p.ColumnOffset, p.Filters), 1f, ConvBiases[k].Gradient.View);
+            var weight = ConvWeights[k];
+            if (device.RunsOnHost)
+            {
+                // Each filter's gradient reaches one window per token: read those windows (1/P of the dense GEMMs'
+                // work, no dense dConv). GPUs keep the dense GEMMs, whose tensor cores do the extra work faster than
+                // a gather over the filters would.
+                cnn.ConvWeightGradient(stream, p, ids.View, CharEmbed.Value.View, argmax.View, gradPre.View, weight.Gradient.View);
+                cnn.ConvInputGradient(stream, p, argmax.View, gradPre.View, weight.Value.View, gradEmbedded.View);
+                continue;
+            }
             // The forward's windows are rebuilt (one gather) rather than kept per group.
             var windows = Tensor(windowsBuffer.View.SubView(0, (long)n * p.Positions * p.Width * p.EmbedDim), n * p.Positions, p.Width * p.EmbedDim);
             var gradConv = Tensor(convBuffer.View.SubView(0, (long)n * p.Positions * p.Filters), n * p.Positions, p.Filters);
-            var weight = ConvWeights[k];
             cnn.Windows(stream, p, ids.View, CharEmbed.Value.View, windows.View);
             cnn.MaxPoolBackward(stream, p, argmax.View, gradPre.View, gradConv.View);
             device.Gemm.Multiply(stream, windows, true, gradConv, false, weight.Gradient.Reshape(p.Width * p.EmbedDim, p.Filters), beta: 1f);

@@ -154,6 +154,61 @@ public class CharCnnKernelsTests
     }
 
     /// <summary>
+    /// The argmax-window backward (host execution's char CNN backward) against float64 evaluations of the dense
+    /// route it replaces: dConv with each filter's gradient at its argmax row, dW += windows^T dConv and the windows
+    /// of dConv W^T added back onto their characters. Gradients include zeros (relu's), outputs start from a prior
+    /// gradient (both kernels add), and a second, larger shape splits the host's work between workers.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void ArgmaxWindowGradientsMatchTheDenseBackward(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        var random = new Random(57);
+        foreach (var p in new[] { P, new CharConvParams(Tokens: 240, MaxChars: 12, EmbedDim: 8, Width: 4, Filters: 19, ColumnOffset: 2, TotalFilters: 23, CharCnnKernels.Relu) })
+        {
+            int positions = p.Positions, rowSize = p.Width * p.EmbedDim, cells = p.Tokens * p.TotalFilters;
+            var ids = Enumerable.Range(0, p.Tokens * p.MaxChars).Select(_ => random.Next(1, 7)).ToArray();
+            var embed = TestData.Random(random, 7 * p.EmbedDim);
+            var argmax = Enumerable.Range(0, cells).Select(_ => random.Next(positions)).ToArray();
+            var gradPre = TestData.Random(random, cells);
+            for (int i = 0; i < cells; i += 3) gradPre[i] = 0f;
+            var weight = TestData.Random(random, rowSize * p.Filters);
+            var priorWeightGrad = TestData.Random(random, rowSize * p.Filters);
+            var priorEmbedded = TestData.Random(random, p.Tokens * p.MaxChars * p.EmbedDim);
+            using var dIds = d.Upload<int>(ids, p.Tokens, p.MaxChars);
+            using var dEmbed = d.Upload<float>(embed, 7, p.EmbedDim);
+            using var dArgmax = d.Upload<int>(argmax, p.Tokens, p.TotalFilters);
+            using var dGradPre = d.Upload<float>(gradPre, p.Tokens, p.TotalFilters);
+            using var dWeight = d.Upload<float>(weight, rowSize, p.Filters);
+            using var weightGrad = d.Upload<float>(priorWeightGrad, rowSize, p.Filters);
+            using var gradEmbedded = d.Upload<float>(priorEmbedded, p.Tokens * p.MaxChars, p.EmbedDim);
+            k.ConvWeightGradient(d.Stream, p, dIds.View, dEmbed.View, dArgmax.View, dGradPre.View, weightGrad.View);
+            k.ConvInputGradient(d.Stream, p, dArgmax.View, dGradPre.View, dWeight.View, gradEmbedded.View);
+
+            var expectedWeight = priorWeightGrad.Select(x => (double)x).ToArray();
+            var expectedEmbedded = priorEmbedded.Select(x => (double)x).ToArray();
+            for (int tok = 0; tok < p.Tokens; tok++)
+                for (int t = 0; t < positions; t++)
+                    for (int f = 0; f < p.Filters; f++)
+                    {
+                        int at = tok * p.TotalFilters + p.ColumnOffset + f;
+                        double dConv = argmax[at] == t ? gradPre[at] : 0.0;
+                        for (int j = 0; j < p.Width; j++)
+                            for (int e = 0; e < p.EmbedDim; e++)
+                            {
+                                int r = j * p.EmbedDim + e, c = tok * p.MaxChars + t + j;
+                                expectedWeight[r * p.Filters + f] += embed[ids[c] * p.EmbedDim + e] * dConv;
+                                expectedEmbedded[c * p.EmbedDim + e] += dConv * weight[r * p.Filters + f];
+                            }
+                    }
+            TestData.AssertClose(weightGrad.ToArray(d.Stream), expectedWeight, 1e-5, 1e-5, $"conv weight gradient, {p.Tokens} tokens");
+            TestData.AssertClose(gradEmbedded.ToArray(d.Stream), expectedEmbedded, 1e-5, 1e-5, $"embedded characters gradient, {p.Tokens} tokens");
+        }
+    }
+
+    /// <summary>
     /// The embedding table's gradient, with words the way the char mapper writes them (beginning of word, a few
     /// characters, end of word, then padding) and a padding token (all ids 0): every real character's and the
     /// padding character's positions summed onto their rows (on top of a prior gradient), row 0 untouched,

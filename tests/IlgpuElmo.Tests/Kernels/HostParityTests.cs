@@ -40,6 +40,8 @@ public class HostParityTests(ITestOutputHelper log)
         new("CharCnnHost.MaxPool", CharCnnMaxPool),
         new("CharCnnHost.MaxPoolBackward", CharCnnMaxPoolBackward),
         new("CharCnnHost.WindowsBackward", CharCnnWindowsBackward),
+        new("CharCnnHost.ConvWeightGradient", CharCnnConvWeightGradient),
+        new("CharCnnHost.ConvInputGradient", CharCnnConvInputGradient),
         new("CharCnnHost.EmbeddingGradient", CharEmbeddingGradient),
         new("CharCnnHost.HighwayForward", HighwayForward),
         new("CharCnnHost.HighwayBackward", HighwayBackward),
@@ -266,6 +268,44 @@ public class HostParityTests(ITestOutputHelper log)
             Conv.Tokens * Conv.Positions, Conv.Width * Conv.EmbedDim);
         using var gradEmbedded = d.Upload<float>(TestData.Random(random, Conv.Tokens * Conv.MaxChars * Conv.EmbedDim), Conv.Tokens, Conv.MaxChars, Conv.EmbedDim);
         k.WindowsBackward(d.Stream, Conv, gradWindows.View, gradEmbedded.View);
+        return [new("gradEmbedded", Read(d, gradEmbedded))];
+    }
+
+    /// <summary>Gradients with relu's zeros; 400 tokens, so the host splits the work between workers.</summary>
+    static (CharConvParams P, int[] Ids, float[] Embed, int[] Argmax, float[] GradPre) ArgmaxWindows(int seed)
+    {
+        var random = new Random(seed);
+        var p = Conv with { Tokens = 400 };
+        var ids = Enumerable.Range(0, p.Tokens * p.MaxChars).Select(_ => random.Next(7)).ToArray();
+        var argmax = Enumerable.Range(0, p.Tokens * p.TotalFilters).Select(_ => random.Next(p.Positions)).ToArray();
+        var gradPre = TestData.Random(random, p.Tokens * p.TotalFilters);
+        for (int i = 0; i < gradPre.Length; i += 4) gradPre[i] = 0f;
+        return (p, ids, TestData.Random(random, 7 * p.EmbedDim), argmax, gradPre);
+    }
+
+    static Output[] CharCnnConvWeightGradient(ComputeDevice d)
+    {
+        var (p, ids, embed, argmax, gradPre) = ArgmaxWindows(21);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        using var dIds = d.Upload<int>(ids, p.Tokens, p.MaxChars);
+        using var dEmbed = d.Upload<float>(embed, 7, p.EmbedDim);
+        using var dArgmax = d.Upload<int>(argmax, p.Tokens, p.TotalFilters);
+        using var dGradPre = d.Upload<float>(gradPre, p.Tokens, p.TotalFilters);
+        using var weightGrad = d.Upload<float>(TestData.Random(new Random(22), p.Width * p.EmbedDim * p.Filters), p.Width * p.EmbedDim, p.Filters);
+        k.ConvWeightGradient(d.Stream, p, dIds.View, dEmbed.View, dArgmax.View, dGradPre.View, weightGrad.View);
+        return [new("weightGrad", Read(d, weightGrad))];
+    }
+
+    static Output[] CharCnnConvInputGradient(ComputeDevice d)
+    {
+        var (p, _, _, argmax, gradPre) = ArgmaxWindows(23);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        var random = new Random(24);
+        using var dArgmax = d.Upload<int>(argmax, p.Tokens, p.TotalFilters);
+        using var dGradPre = d.Upload<float>(gradPre, p.Tokens, p.TotalFilters);
+        using var weight = d.Upload<float>(TestData.Random(random, p.Width * p.EmbedDim * p.Filters), p.Width * p.EmbedDim, p.Filters);
+        using var gradEmbedded = d.Upload<float>(TestData.Random(random, p.Tokens * p.MaxChars * p.EmbedDim), p.Tokens * p.MaxChars, p.EmbedDim);
+        k.ConvInputGradient(d.Stream, p, dArgmax.View, dGradPre.View, weight.View, gradEmbedded.View);
         return [new("gradEmbedded", Read(d, gradEmbedded))];
     }
 

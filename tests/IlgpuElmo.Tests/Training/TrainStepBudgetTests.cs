@@ -18,10 +18,17 @@ public class TrainStepBudgetTests
     /// <summary>
     /// Kernel launches (GEMMs included) of one TrainStep of <see cref="TinyModels"/>' char-CNN, sampled-softmax
     /// model with batch 3 x 5 steps (2 LSTM layers per direction, so the per-time-step recurrent GEMMs and cell
-    /// kernels dominate; device memsets count as launches), measured equal in both CPU modes and kept here so that a change that adds launches
+    /// kernels dominate; device memsets count as launches), measured and kept here so that a change that adds launches
     /// is a visible decision. The optimizer step adds 2 x 27 parameters + 1 = 55 (see the test below).
     /// </summary>
     const int LaunchesPerTrainStep = 297;
+
+    /// <summary>
+    /// Host execution's count: its char CNN backward reads each filter's argmax window directly (two launches per
+    /// filter group: ConvWeightGradient, ConvInputGradient) where GPUs and the simulation rebuild the windows, route
+    /// the gradient to a dense dConv, run two GEMMs and add the windows back (five); the tiny model has 3 groups.
+    /// </summary>
+    const int HostLaunchesPerTrainStep = LaunchesPerTrainStep - 3 * (5 - 2);
 
     /// <summary>Uploads per step: the window (lengths, targets, position map, character ids) in one copy, and
     /// per softmax call (one per direction) the sampled head's row lists, log-expected counts and touched rows.</summary>
@@ -70,8 +77,9 @@ public class TrainStepBudgetTests
             Assert.Equal(0, c.Allocations);
             Assert.Equal(UploadsPerStep, c.Uploads);
             Assert.Equal(1, c.Downloads);
-            Assert.Equal(LaunchesPerTrainStep, trainStepLaunches);
-            Assert.Equal(LaunchesPerTrainStep + 2 * optimizer.Parameters.Count + 1, c.Launches);
+            int expected = device.RunsOnHost ? HostLaunchesPerTrainStep : LaunchesPerTrainStep;
+            Assert.Equal(expected, trainStepLaunches);
+            Assert.Equal(expected + 2 * optimizer.Parameters.Count + 1, c.Launches);
             Assert.Equal(27, optimizer.Parameters.Count);
         }
     }
