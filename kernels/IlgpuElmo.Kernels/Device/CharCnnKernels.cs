@@ -43,6 +43,8 @@ public sealed class CharCnnKernels
     readonly Action<AcceleratorStream, Index1D, CharEmbeddingParams, ArrayView<int>, ArrayView<float>, ArrayView<float>> embeddingGradient;
     readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>> convWeightGradient;
     readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>> convInputGradient;
+    readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>> leadingWindows;
+    readonly Action<AcceleratorStream, Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>> maxPoolLeading;
 
     public CharCnnKernels(KernelRuntime runtime)
     {
@@ -60,6 +62,9 @@ public sealed class CharCnnKernels
             ConvWeightGradientKernel);
         convInputGradient = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
             ConvInputGradientKernel);
+        leadingWindows = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>>(LeadingWindowsKernel);
+        maxPoolLeading = acc.LoadAutoGroupedKernel<Index1D, CharConvParams, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>>(
+            MaxPoolLeadingKernel);
     }
 
     /// <summary>
@@ -89,6 +94,68 @@ public sealed class CharCnnKernels
         var q = p;
         runtime.ForRows(s, (long)p.Tokens * p.Filters, (st, i) => maxPool(st, i, q, conv, bias, output, argmax),
             p.Tokens, token => CharCnnHost.MaxPool(token, q, conv, bias, output, argmax));
+    }
+
+    /// <summary>
+    /// The windows worth computing, for host execution's convolution: a token's characters end in a run of one
+    /// character (the padding character after the end-of-word mark, or id 0 for a padding token) from position s
+    /// on, so its windows from s on are all that run's window and have the same conv output; the max-pool needs
+    /// the first of them only (ties keep the earlier position). A token keeps its leading min(s + 1, P) windows:
+    /// about 8 of a short word's 47-50. Writes rowStarts [N + 1] (token t's windows are compact rows
+    /// rowStarts[t] .. rowStarts[t + 1] - 1, its positions 0, 1, ...) and returns the rows in all. Reads the ids on
+    /// the host: CPU accelerator memory only (GPUs run every window).
+    /// </summary>
+    public int LeadingWindowRows(in CharConvParams p, ArrayView<int> charIds, ArrayView<int> rowStarts)
+    {
+        Check(charIds.Length == (long)p.Tokens * p.MaxChars, $"LeadingWindowRows: char ids have {charIds.Length} elements, expected [{p.Tokens}, {p.MaxChars}].");
+        Check(rowStarts.Length == p.Tokens + 1L, $"LeadingWindowRows: row starts have {rowStarts.Length} elements, expected {p.Tokens + 1}.");
+        var ids = charIds.AsHostSpan();
+        var starts = rowStarts.AsHostSpan();
+        int rows = 0;
+        for (int token = 0; token < p.Tokens; token++)
+        {
+            starts[token] = rows;
+            var row = ids.Slice(token * p.MaxChars, p.MaxChars);
+            int fill = row[p.MaxChars - 1], s = p.MaxChars - 1;
+            while (s > 0 && row[s - 1] == fill) s--;
+            rows += Math.Min(s + 1, p.Positions);
+        }
+        starts[p.Tokens] = rows;
+        return rows;
+    }
+
+    /// <summary>
+    /// <see cref="Windows"/> for each token's leading windows only (<see cref="LeadingWindowRows"/>): compact row
+    /// rowStarts[tok] + t holds window t. windows [rowStarts[N], w*d].
+    /// </summary>
+    public void LeadingWindows(AcceleratorStream s, in CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<int> rowStarts,
+        ArrayView<float> windows)
+    {
+        Check(charIds.Length == (long)p.Tokens * p.MaxChars, $"LeadingWindows: char ids have {charIds.Length} elements, expected [{p.Tokens}, {p.MaxChars}].");
+        Check(rowStarts.Length == p.Tokens + 1L, $"LeadingWindows: row starts have {rowStarts.Length} elements, expected {p.Tokens + 1}.");
+        Check(windows.Length % (p.Width * p.EmbedDim) == 0 && windows.Length <= (long)p.Tokens * p.Positions * p.Width * p.EmbedDim,
+            $"LeadingWindows: windows have {windows.Length} elements, not whole rows of {p.Width * p.EmbedDim} within [{p.Tokens * p.Positions}, {p.Width * p.EmbedDim}].");
+        var q = p;
+        runtime.ForRows(s, (long)p.Tokens * p.Positions * p.Width * p.EmbedDim, (st, i) => leadingWindows(st, i, q, charIds, charEmbed, rowStarts, windows),
+            p.Tokens, token => CharCnnHost.LeadingWindows(token, q, charIds, charEmbed, rowStarts, windows));
+    }
+
+    /// <summary>
+    /// <see cref="MaxPool"/> over each token's leading windows: conv [rowStarts[N], n], the token's positions
+    /// 0 .. rowStarts[tok + 1] - rowStarts[tok] - 1; output and argmax as MaxPool's (the same values: the windows
+    /// left out repeat the last one kept).
+    /// </summary>
+    public void MaxPoolLeading(AcceleratorStream s, in CharConvParams p, ArrayView<int> rowStarts, ArrayView<float> conv, ArrayView<float> bias,
+        ArrayView<float> output, ArrayView<int> argmax)
+    {
+        Check(rowStarts.Length == p.Tokens + 1L, $"MaxPoolLeading: row starts have {rowStarts.Length} elements, expected {p.Tokens + 1}.");
+        Check(conv.Length % p.Filters == 0 && conv.Length <= (long)p.Tokens * p.Positions * p.Filters,
+            $"MaxPoolLeading: conv has {conv.Length} elements, not whole rows of {p.Filters} within [{p.Tokens * p.Positions}, {p.Filters}].");
+        Check(output.Length == (long)p.Tokens * p.TotalFilters && argmax.Length == output.Length,
+            $"MaxPoolLeading: output {output.Length} / argmax {argmax.Length} elements, expected [{p.Tokens}, {p.TotalFilters}].");
+        var q = p;
+        runtime.ForRows(s, (long)p.Tokens * p.Filters, (st, i) => maxPoolLeading(st, i, q, rowStarts, conv, bias, output, argmax),
+            p.Tokens, token => CharCnnHost.MaxPoolLeading(token, q, rowStarts, conv, bias, output, argmax));
     }
 
     /// <summary>gradPre[i] = gradOut[i] * act'(from the activation's output[i]); all views [N, F].</summary>
@@ -303,6 +370,41 @@ public sealed class CharCnnKernels
         float pre = best + bias[f];
         long at = (long)token * p.TotalFilters + p.ColumnOffset + f;
         output[at] = CharCnnElement.Activate(pre, p.Activation);
+        argmax[at] = bestT;
+    }
+
+    public static void LeadingWindowsKernel(Index1D i, CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<int> rowStarts,
+        ArrayView<float> windows)
+    {
+        int rowSize = p.Width * p.EmbedDim;
+        int row = i / rowSize, q = i - row * rowSize;
+        int token = row / p.Positions, t = row - token * p.Positions;
+        int start = rowStarts[token];
+        if (t >= rowStarts[token + 1] - start) return;
+        int j = q / p.EmbedDim, e = q - j * p.EmbedDim;
+        int c = charIds[(long)token * p.MaxChars + t + j];
+        windows[((long)start + t) * rowSize + q] = charEmbed[(long)c * p.EmbedDim + e];
+    }
+
+    public static void MaxPoolLeadingKernel(Index1D i, CharConvParams p, ArrayView<int> rowStarts, ArrayView<float> conv, ArrayView<float> bias,
+        ArrayView<float> output, ArrayView<int> argmax)
+    {
+        int token = i / p.Filters, f = i - token * p.Filters;
+        int start = rowStarts[token], positions = rowStarts[token + 1] - start;
+        long first = (long)start * p.Filters + f;
+        float best = conv[first];
+        int bestT = 0;
+        for (int t = 1; t < positions; t++)
+        {
+            float v = conv[first + (long)t * p.Filters];
+            if (CharCnnElement.Improves(v, best))
+            {
+                best = v;
+                bestT = t;
+            }
+        }
+        long at = (long)token * p.TotalFilters + p.ColumnOffset + f;
+        output[at] = CharCnnElement.Activate(best + bias[f], p.Activation);
         argmax[at] = bestT;
     }
 

@@ -15,27 +15,44 @@ namespace IlgpuElmo.Kernels;
 static class CharCnnHost
 {
     /// <summary>The token's P window rows [w*d]: row t is the embeddings of characters t .. t+w-1 back to back.</summary>
-    public static void Windows(int token, CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<float> windows)
+    public static void Windows(int token, CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<float> windows) =>
+        WindowRows(p, charIds, charEmbed, token, (long)token * p.Positions, p.Positions, windows);
+
+    /// <summary><see cref="CharCnnKernels.LeadingWindowsKernel"/> for one token: its leading windows as <see cref="Windows"/> writes them, at its compact rows.</summary>
+    public static void LeadingWindows(int token, CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<int> rowStarts,
+        ArrayView<float> windows) =>
+        WindowRows(p, charIds, charEmbed, token, rowStarts[token], rowStarts[token + 1] - rowStarts[token], windows);
+
+    static void WindowRows(CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, int token, long firstRow, int count, ArrayView<float> windows)
     {
         int d = p.EmbedDim, rowSize = p.Width * d;
         var ids = charIds.SubView((long)token * p.MaxChars, p.MaxChars).AsHostSpan();
         var table = charEmbed.AsHostSpan();
-        var rows = windows.SubView((long)token * p.Positions * rowSize, (long)p.Positions * rowSize).AsHostSpan();
-        for (int t = 0; t < p.Positions; t++)
+        var rows = windows.SubView(firstRow * rowSize, (long)count * rowSize).AsHostSpan();
+        for (int t = 0; t < count; t++)
             for (int j = 0; j < p.Width; j++)
                 table.Slice(ids[t + j] * d, d).CopyTo(rows.Slice(t * rowSize + j * d, d));
     }
 
     /// <summary>Each filter's max over the token's positions (first on ties), then bias and activation.</summary>
-    public static void MaxPool(int token, CharConvParams p, ArrayView<float> conv, ArrayView<float> bias, ArrayView<float> output, ArrayView<int> argmax)
+    public static void MaxPool(int token, CharConvParams p, ArrayView<float> conv, ArrayView<float> bias, ArrayView<float> output, ArrayView<int> argmax) =>
+        PoolRows(p, conv, (long)token * p.Positions, p.Positions, bias, output, argmax, token);
+
+    /// <summary><see cref="CharCnnKernels.MaxPoolLeadingKernel"/> for one token: <see cref="MaxPool"/> over its compact rows.</summary>
+    public static void MaxPoolLeading(int token, CharConvParams p, ArrayView<int> rowStarts, ArrayView<float> conv, ArrayView<float> bias,
+        ArrayView<float> output, ArrayView<int> argmax) =>
+        PoolRows(p, conv, rowStarts[token], rowStarts[token + 1] - rowStarts[token], bias, output, argmax, token);
+
+    static void PoolRows(CharConvParams p, ArrayView<float> conv, long firstRow, int positions, ArrayView<float> bias, ArrayView<float> output,
+        ArrayView<int> argmax, int token)
     {
         int n = p.Filters;
-        var rows = conv.SubView((long)token * p.Positions * n, (long)p.Positions * n).AsHostSpan();
+        var rows = conv.SubView(firstRow * n, (long)positions * n).AsHostSpan();
         var best = output.SubView((long)token * p.TotalFilters + p.ColumnOffset, n).AsHostSpan();
         var bestT = argmax.SubView((long)token * p.TotalFilters + p.ColumnOffset, n).AsHostSpan();
         rows[..n].CopyTo(best);
         bestT.Clear();
-        for (int t = 1; t < p.Positions; t++)
+        for (int t = 1; t < positions; t++)
         {
             var row = rows.Slice(t * n, n);
             int f = 0;

@@ -144,13 +144,27 @@ public sealed class CharacterEncoder : ITokenEncoder, IDisposable
         var groups = Enumerable.Range(0, ConvWeights.Count).Select(k => GroupParams(k, n)).ToArray();
         var windowsBuffer = workspace.Get<float>("windows", (int)groups.Max(p => (long)n * p.Positions * p.Width * p.EmbedDim));
         var convBuffer = workspace.Get<float>("conv", (int)groups.Max(p => (long)n * p.Positions * p.Filters));
+        var windowRowStarts = workspace.Get<int>("window row starts", n + 1);
         for (int k = 0; k < ConvWeights.Count; k++)
         {
             var p = groups[k];
+            var weight = ConvWeights[k].Value.Reshape(p.Width * p.EmbedDim, p.Filters);
+            if (device.RunsOnHost)
+            {
+                // Only each token's leading windows: the rest repeat its last one (its trailing padding), whose
+                // conv output cannot change the max. Most of a short word's 47-50 windows; the same outputs bit for bit.
+                int rows = cnn.LeadingWindowRows(p, ids.View, windowRowStarts.View);
+                var leading = Tensor(windowsBuffer.View.SubView(0, (long)rows * p.Width * p.EmbedDim), rows, p.Width * p.EmbedDim);
+                var leadingConv = Tensor(convBuffer.View.SubView(0, (long)rows * p.Filters), rows, p.Filters);
+                cnn.LeadingWindows(stream, p, ids.View, CharEmbed.Value.View, windowRowStarts.View, leading.View);
+                device.Gemm.Multiply(stream, leading, false, weight, false, leadingConv);
+                cnn.MaxPoolLeading(stream, p, windowRowStarts.View, leadingConv.View, ConvBiases[k].Value.View, convOut.View, argmax.View);
+                continue;
+            }
             var windows = Tensor(windowsBuffer.View.SubView(0, (long)n * p.Positions * p.Width * p.EmbedDim), n * p.Positions, p.Width * p.EmbedDim);
             var conv = Tensor(convBuffer.View.SubView(0, (long)n * p.Positions * p.Filters), n * p.Positions, p.Filters);
             cnn.Windows(stream, p, ids.View, CharEmbed.Value.View, windows.View);
-            device.Gemm.Multiply(stream, windows, false, ConvWeights[k].Value.Reshape(p.Width * p.EmbedDim, p.Filters), false, conv);
+            device.Gemm.Multiply(stream, windows, false, weight, false, conv);
             cnn.MaxPool(stream, p, conv.View, ConvBiases[k].Value.View, convOut.View, argmax.View);
         }
 

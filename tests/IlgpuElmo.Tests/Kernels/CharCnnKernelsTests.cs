@@ -62,6 +62,94 @@ public class CharCnnKernelsTests
         }
     }
 
+    /// <summary>
+    /// Host execution's forward over each token's leading windows: on words as the char mapper writes them
+    /// (beginning of word, characters, end of word, padding), a padding token (all 0) and a token with no
+    /// trailing run, the row counts are min(s + 1, P) (s: where the trailing run of the last character starts),
+    /// the compact windows are the dense windows' leading rows, and the max-pool over them gives MaxPool's
+    /// outputs and argmax over all windows bit for bit (relu and tanh, ties at the repeated padding windows included).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestDevices.Modes), MemberType = typeof(TestDevices))]
+    public void LeadingWindowsGiveTheMaxPoolOfAllWindows(string mode)
+    {
+        var d = TestDevices.Get(mode);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        var random = new Random(58);
+        const int tokens = 6, chars = 12, dim = 3, pad = 9, bow = 7, eow = 8, width = 3, filters = 11, total = 14, offset = 2;
+        var ids = new int[tokens * chars];
+        int[] lengths = [1, 3, 6, 9, 0, 10];
+        for (int tok = 0; tok < tokens; tok++)
+        {
+            int length = lengths[tok];
+            for (int c = 0; c < chars; c++)
+                ids[tok * chars + c] = tok == 4 ? 0 : c == 0 ? bow : c <= length ? 1 + random.Next(6) : c == length + 1 ? eow : pad;
+        }
+        var p = new CharConvParams(tokens, chars, dim, width, filters, offset, total, CharCnnKernels.Relu);
+        int positions = p.Positions, rowSize = width * dim;
+        // Trailing run starts: token 0 "<bow> x <eow>" -> 3; token 4 (all 0) -> 0; token 5 fills all 12 (no padding) -> 11.
+        int[] expectedCounts = [.. Enumerable.Range(0, tokens).Select(tok =>
+        {
+            int fill = ids[tok * chars + chars - 1], s = chars - 1;
+            while (s > 0 && ids[tok * chars + s - 1] == fill) s--;
+            return Math.Min(s + 1, positions);
+        })];
+        Assert.Equal(4, expectedCounts[0]);
+        Assert.Equal(1, expectedCounts[4]);
+        Assert.Equal(positions, expectedCounts[5]);
+
+        var embed = TestData.Random(random, 10 * dim);
+        using var dIds = d.Upload<int>(ids, tokens, chars);
+        using var dEmbed = d.Upload<float>(embed, 10, dim);
+        using var starts = d.Upload<int>(Enumerable.Repeat(-7, tokens + 1).ToArray(), tokens + 1);
+        int rows = k.LeadingWindowRows(p, dIds.View, starts.View);
+        var startValues = starts.ToArray(d.Stream);
+        Assert.Equal(expectedCounts.Sum(), rows);
+        for (int tok = 0; tok < tokens; tok++) Assert.Equal(expectedCounts[tok], startValues[tok + 1] - startValues[tok]);
+
+        using var dense = d.Upload<float>(TestData.Poison(tokens * positions * rowSize), tokens * positions, rowSize);
+        using var leading = d.Upload<float>(TestData.Poison(rows * rowSize), rows, rowSize);
+        k.Windows(d.Stream, p, dIds.View, dEmbed.View, dense.View);
+        k.LeadingWindows(d.Stream, p, dIds.View, dEmbed.View, starts.View, leading.View);
+        var denseRows = dense.ToArray(d.Stream);
+        var leadingRows = leading.ToArray(d.Stream);
+        for (int tok = 0; tok < tokens; tok++)
+            Assert.Equal(denseRows.AsSpan(tok * positions * rowSize, expectedCounts[tok] * rowSize).ToArray(),
+                leadingRows.AsSpan(startValues[tok] * rowSize, expectedCounts[tok] * rowSize).ToArray());
+
+        // A conv output of the windows (its values only matter through the max): equal windows give equal rows.
+        var weights = TestData.Random(random, rowSize * filters);
+        float[] Conv(float[] windowRows, int count)
+        {
+            var conv = new float[count * filters];
+            for (int r = 0; r < count; r++)
+                for (int f = 0; f < filters; f++)
+                {
+                    float sum = 0f;
+                    for (int q = 0; q < rowSize; q++) sum += windowRows[r * rowSize + q] * weights[q * filters + f];
+                    conv[r * filters + f] = sum;
+                }
+            return conv;
+        }
+        foreach (int activation in new[] { CharCnnKernels.Relu, CharCnnKernels.Tanh })
+        {
+            var bias = TestData.Random(random, filters);
+            using var dBias = d.Upload<float>(bias, filters);
+            using var denseConv = d.Upload<float>(Conv(denseRows, tokens * positions), tokens * positions, filters);
+            using var leadingConv = d.Upload<float>(Conv(leadingRows, rows), rows, filters);
+            var outInit = TestData.Random(random, tokens * total);
+            using var denseOut = d.Upload<float>(outInit, tokens, total);
+            using var denseArg = d.Upload<int>(Enumerable.Repeat(-7, tokens * total).ToArray(), tokens, total);
+            using var leadingOut = d.Upload<float>(outInit, tokens, total);
+            using var leadingArg = d.Upload<int>(Enumerable.Repeat(-7, tokens * total).ToArray(), tokens, total);
+            var q = p with { Activation = activation };
+            k.MaxPool(d.Stream, q, denseConv.View, dBias.View, denseOut.View, denseArg.View);
+            k.MaxPoolLeading(d.Stream, q, starts.View, leadingConv.View, dBias.View, leadingOut.View, leadingArg.View);
+            Assert.Equal(denseOut.ToArray(d.Stream), leadingOut.ToArray(d.Stream));
+            Assert.Equal(denseArg.ToArray(d.Stream), leadingArg.ToArray(d.Stream));
+        }
+    }
+
     [Fact]
     public void MaxPoolTiesGoToTheFirstPosition()
     {

@@ -38,6 +38,8 @@ public class HostParityTests(ITestOutputHelper log)
         new("LstmHost.CellBackward", LstmCellBackward),
         new("CharCnnHost.Windows", CharCnnWindows),
         new("CharCnnHost.MaxPool", CharCnnMaxPool),
+        new("CharCnnHost.LeadingWindows", CharCnnLeadingWindows),
+        new("CharCnnHost.MaxPoolLeading", CharCnnMaxPoolLeading),
         new("CharCnnHost.MaxPoolBackward", CharCnnMaxPoolBackward),
         new("CharCnnHost.WindowsBackward", CharCnnWindowsBackward),
         new("CharCnnHost.ConvWeightGradient", CharCnnConvWeightGradient),
@@ -246,6 +248,48 @@ public class HostParityTests(ITestOutputHelper log)
             outputs.Add(new($"argmax {activation}", Read(d, argmax)));
         }
         return [.. outputs];
+    }
+
+    /// <summary>Words of 0-6 characters then padding (id 6), so tokens keep different numbers of leading windows.</summary>
+    static (int[] Ids, int[] Starts, int Rows) LeadingRows()
+    {
+        var random = new Random(25);
+        var ids = new int[Conv.Tokens * Conv.MaxChars];
+        var starts = new int[Conv.Tokens + 1];
+        for (int tok = 0; tok < Conv.Tokens; tok++)
+        {
+            int length = random.Next(7);
+            for (int c = 0; c < Conv.MaxChars; c++) ids[tok * Conv.MaxChars + c] = c < length ? random.Next(6) : 6;
+            starts[tok + 1] = starts[tok] + Math.Min(length + 1, Conv.Positions);
+        }
+        return (ids, starts, starts[^1]);
+    }
+
+    static Output[] CharCnnLeadingWindows(ComputeDevice d)
+    {
+        var (ids, starts, rows) = LeadingRows();
+        var random = new Random(26);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        using var dIds = d.Upload<int>(ids, Conv.Tokens, Conv.MaxChars);
+        using var embed = d.Upload<float>(TestData.Random(random, 7 * Conv.EmbedDim), 7, Conv.EmbedDim);
+        using var dStarts = d.Upload<int>(starts, starts.Length);
+        using var windows = d.Upload<float>(TestData.Poison(rows * Conv.Width * Conv.EmbedDim), rows, Conv.Width * Conv.EmbedDim);
+        k.LeadingWindows(d.Stream, Conv, dIds.View, embed.View, dStarts.View, windows.View);
+        return [new("windows", Read(d, windows))];
+    }
+
+    static Output[] CharCnnMaxPoolLeading(ComputeDevice d)
+    {
+        var (_, starts, rows) = LeadingRows();
+        var random = new Random(27);
+        var k = d.Kernels(rt => new CharCnnKernels(rt));
+        using var dStarts = d.Upload<int>(starts, starts.Length);
+        using var conv = d.Upload<float>(TestData.Random(random, rows * Conv.Filters), rows, Conv.Filters);
+        using var bias = d.Upload<float>(TestData.Random(random, Conv.Filters), Conv.Filters);
+        using var output = d.Upload<float>(TestData.Random(random, Conv.Tokens * Conv.TotalFilters), Conv.Tokens, Conv.TotalFilters);
+        using var argmax = d.Upload<int>(Enumerable.Repeat(-1, Conv.Tokens * Conv.TotalFilters).ToArray(), Conv.Tokens, Conv.TotalFilters);
+        k.MaxPoolLeading(d.Stream, Conv, dStarts.View, conv.View, bias.View, output.View, argmax.View);
+        return [new("relu output", Read(d, output)), new("argmax", Read(d, argmax))];
     }
 
     static Output[] CharCnnMaxPoolBackward(ComputeDevice d)
