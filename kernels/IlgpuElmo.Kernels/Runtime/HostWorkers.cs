@@ -103,7 +103,7 @@ public sealed class HostWorkers
             return;
         }
         var pools = LazyInitializer.EnsureInitialized(ref halves, ref halvesMade, ref halvesLock,
-            () => [new HostWorkers(Threads / 2), new HostWorkers(Threads - Threads / 2)]);
+            () => [new HostWorkers(Threads / 2), new HostWorkers(Threads - Threads / 2)])!;
         Run(2, h =>
         {
             var outer = scoped;

@@ -38,13 +38,35 @@ public static class PublishedExport
     public sealed record Result(IReadOnlyList<string> Files, IReadOnlyList<string> LeftOut);
 
     /// <summary>
-    /// Writes the export into <paramref name="folder"/> (each file atomically). A model without a trained
-    /// softmax (published weights loaded without one) gets no softmax.hdf5, and a character model then no
-    /// vocab.txt either (its vocabulary only names the softmax's rows); those of an earlier export are removed.
+    /// Writes the export into <paramref name="folder"/> as a whole: every file goes into a staging folder beside
+    /// it first (each file atomically), which is then renamed into place when the folder is new or empty, so a
+    /// crash leaves either no export or a complete one (and at most a `.NAME.export-*` staging folder). Over an
+    /// earlier export (the caller's --overwrite) the old folder is swapped out whole (see <see cref="Publish"/>;
+    /// other files of the user's in it are kept, the export's then replaced file by file). A model without a
+    /// trained softmax (published weights loaded without one) gets no softmax.hdf5, and a character model then
+    /// no vocab.txt either (its vocabulary only names the softmax's rows).
     /// </summary>
     public static Result Write(BidirectionalLanguageModel model, string folder)
     {
-        Directory.CreateDirectory(folder);
+        string target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        string parent = Path.GetDirectoryName(target) ?? throw new InputException($"{folder}: an export needs a folder, not a file system root.");
+        Directory.CreateDirectory(parent);
+        string staging = Path.Combine(parent, $".{Path.GetFileName(target)}.export-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            var result = WriteFiles(model, staging);
+            Publish(staging, target);
+            return result;
+        }
+        finally
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    static Result WriteFiles(BidirectionalLanguageModel model, string folder)
+    {
         var files = new List<string> { OptionsFile, WeightsFile };
         model.ExportPublished(Path.Combine(folder, WeightsFile));
         AtomicFile.WriteAllText(Path.Combine(folder, OptionsFile), PublishedOptions(model.Options).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -53,16 +75,44 @@ public static class PublishedExport
             model.ExportSoftmax(Path.Combine(folder, SoftmaxFile));
             files.Add(SoftmaxFile);
         }
-        else File.Delete(Path.Combine(folder, SoftmaxFile));
         if (model.SoftmaxTrained || !model.Options.UsesCharacters)
         {
             model.Vocabulary.Save(Path.Combine(folder, VocabularyFile));
             files.Add(VocabularyFile);
         }
-        else File.Delete(Path.Combine(folder, VocabularyFile));
         AtomicFile.WriteAllText(Path.Combine(folder, FullOptionsFile), model.Options.ToJson());
         files.Add(FullOptionsFile);
         return new Result(files, LeftOut(model.Options, model.SoftmaxTrained));
+    }
+
+    /// <summary>
+    /// Moves the staged export to <paramref name="target"/>: one folder rename where nothing is there yet; over a folder
+    /// that holds only an earlier export, the old folder is renamed aside first and removed after (never a mix of the
+    /// two); over one that also holds other files, file by file, keeping those files.
+    /// </summary>
+    static void Publish(string staging, string target)
+    {
+        var entries = Directory.Exists(target) ? Directory.GetFileSystemEntries(target).Select(Path.GetFileName).ToList() : null;
+        if (entries is { Count: 0 }) Directory.Delete(target);
+        if (entries is null or { Count: 0 })
+        {
+            Directory.Move(staging, target);
+            return;
+        }
+        if (entries.All(name => Files.Contains(name)))
+        {
+            string replaced = staging + ".replaced";
+            Directory.Move(target, replaced);
+            Directory.Move(staging, target);
+            Directory.Delete(replaced, recursive: true);
+            return;
+        }
+        foreach (string name in Files)
+        {
+            string staged = Path.Combine(staging, name), published = Path.Combine(target, name);
+            if (File.Exists(staged)) File.Move(staged, published, overwrite: true);
+            else File.Delete(published);
+        }
     }
 
     /// <summary>The softmax file beside a published weight file (an export's), or null when there is none.</summary>

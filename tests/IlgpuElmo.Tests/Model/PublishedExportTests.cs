@@ -34,6 +34,36 @@ public class PublishedExportTests
         for (int i = 0; i < sentences.Length; i++) Assert.Equal(expected[i], actual[i]);
     }
 
+    /// <summary>
+    /// The export is staged beside its folder and moved in as a whole: afterwards the parent holds the folder
+    /// and nothing else; over an earlier export the export's files are replaced (the new weights read back)
+    /// and a file of the user's in that folder is kept.
+    /// </summary>
+    [Fact]
+    public void AnExportArrivesWholeAndAReplacedOneKeepsOtherFiles()
+    {
+        using var temp = new TempDirectory();
+        var vocab = TinyModels.VocabularyOf(TinyModels.Corpus(temp, 30, 1));
+        var options = TinyModels.Options(chars: true) with { NTokensVocab = vocab.Count };
+        string parent = Path.Combine(temp.Path, "exports"), folder = Path.Combine(parent, "model");
+        string[][] sentences = [["the", "cat", "sat", "."]];
+        using var first = BidirectionalLanguageModel.Create(TestDevices.Host, options, vocab);
+        Assert.Contains(PublishedExport.VocabularyFile, PublishedExport.Write(first, folder).Files);
+        Assert.Equal(["model"], Directory.GetFileSystemEntries(parent).Select(Path.GetFileName));
+        Assert.True(File.Exists(Path.Combine(folder, PublishedExport.FullOptionsFile)));
+
+        string notes = Path.Combine(folder, "notes.txt");
+        File.WriteAllText(notes, "mine");
+        using var second = BidirectionalLanguageModel.Create(TestDevices.Host, options with { Seed = 99 }, vocab);
+        PublishedExport.Write(second, folder);
+        Assert.Equal("mine", File.ReadAllText(notes));
+        Assert.Equal(["model"], Directory.GetFileSystemEntries(parent).Select(Path.GetFileName));
+        using var loaded = BidirectionalLanguageModel.LoadPublished(TestDevices.Host, Path.Combine(folder, PublishedExport.OptionsFile),
+            Path.Combine(folder, PublishedExport.WeightsFile));
+        Assert.Equal(second.Embed(sentences)[0], loaded.Embed(sentences)[0]);
+        Assert.NotEqual(first.Embed(sentences)[0], loaded.Embed(sentences)[0]);
+    }
+
     [Fact]
     public void WhatAllennlpOrBilmTfWouldReadDifferentlyIsListed()
     {
