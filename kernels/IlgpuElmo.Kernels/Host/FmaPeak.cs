@@ -63,6 +63,8 @@ public static class FmaPeak
     }
 
     // a = a * y + x with y just below 1: the chains converge instead of overflowing, whatever the count.
+    // One loop per width, written out three times on purpose: each must hold its 12 chains in registers of
+    // its own vector type, with nothing between the FMAs that a generic or a delegate might add.
     [MethodImpl(MethodImplOptions.NoInlining)]
     static float Chains512(long iterations)
     {
