@@ -9,7 +9,7 @@ The model, as ours builds it (BidirectionalLanguageModel):
   LSTM          per direction 2 layers of LSTM 4096 cells projected to 512, the residual around layer 2,
                 dropout 0.1 on every layer's input and on the top output, states carried between windows
   softmax       sampled softmax over 793,471 words, 8192 unique log-uniform negatives per direction (drawn
-                before the timed loop, as softmax_peer.py), weights and biases looked up sparsely
+                before the timed loop with softmax_peer.py's sampler), weights and biases looked up sparsely
   optimizer     global-norm clip at 10, Adagrad 0.2 with initial accumulator 1 (sparse rows for the softmax)
   window        batch 128 x 20 steps per direction; words w3 .. w793470 drawn log-uniformly (elmo bench's
                 synthetic text; the same distribution, not the same draws)
@@ -31,13 +31,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from encoder_peer import CharCnn  # the same char CNN at the same published size (its FILTERS, 16, 2 highways, 512)
+from softmax_peer import log_expected_count, unique_sample
 from timing import median_ms
 
 B, T, P, H = 128, 20, 512, 4096
 V, SAMPLES = 793_471, 8192
-CHAR_DIM, MAX_CHARS = 16, 50
-FILTERS = [(1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024)]
-HIGHWAYS, DROPOUT, CLIP, NORM_CLIP = 2, 0.1, 3.0, 10.0
+MAX_CHARS = 50
+DROPOUT, CLIP, NORM_CLIP = 0.1, 3.0, 10.0
 BOW, EOW, PAD = 259, 260, 261  # bilm-tf's beginning/end of word and padding characters, shifted by one
 
 
@@ -55,25 +56,6 @@ def char_ids(word):
 def zipf_ids(rng, n):
     """elmo bench's ids: log-uniform over [3, V)."""
     return np.minimum(V - 1, 3 + (np.exp(rng.random(n) * math.log(V - 2)) - 1).astype(np.int64))
-
-
-class CharCnn(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.char_embed = nn.Embedding(262, CHAR_DIM, padding_idx=0)
-        self.convs = nn.ModuleList(nn.Conv1d(CHAR_DIM, n, w) for w, n in FILTERS)
-        total = sum(n for _, n in FILTERS)
-        self.carry = nn.ModuleList(nn.Linear(total, total) for _ in range(HIGHWAYS))
-        self.transform = nn.ModuleList(nn.Linear(total, total) for _ in range(HIGHWAYS))
-        self.proj = nn.Linear(total, P)
-
-    def forward(self, ids):
-        x = self.char_embed(ids).transpose(1, 2)
-        x = torch.cat([torch.relu(conv(x).max(dim=2).values) for conv in self.convs], dim=1)
-        for carry, transform in zip(self.carry, self.transform):
-            t = torch.sigmoid(carry(x))
-            x = t * torch.relu(transform(x)) + (1 - t) * x
-        return self.proj(x)
 
 
 class ClippedLstmLayer(nn.Module):
@@ -141,25 +123,6 @@ class Bilm(nn.Module):
         return F.cross_entropy(logits, torch.zeros(T * B, dtype=torch.long, device=hidden.device))
 
 
-def log_uniform_sample(rng, device):
-    """TensorFlow's unique log-uniform sampling of SAMPLES ids, with log expected counts."""
-    seen, ids, tries = set(), [], 0
-    while len(ids) < SAMPLES:
-        for k in (np.floor(np.exp(rng.random(SAMPLES) * math.log(V + 1))).astype(np.int64) - 1) % V:
-            tries += 1
-            if k not in seen:
-                seen.add(k)
-                ids.append(k)
-                if len(ids) == SAMPLES:
-                    break
-    return torch.tensor(ids, device=device), tries
-
-
-def log_expected_count(ids, tries):
-    p = torch.log((ids.double() + 2) / (ids.double() + 1)) / math.log(V + 1)
-    return torch.log(-torch.expm1(tries * torch.log1p(-p))).float()
-
-
 def global_norm_clip(parameters, clip):
     """tf.clip_by_global_norm without a host wait: sparse gradients count (and are scaled) by their values."""
     grads = [p.grad for p in parameters if p.grad is not None]
@@ -193,8 +156,9 @@ def main():
         windows.append((chars, torch.from_numpy(inverse).to(device), targets, len(unique)))
     samples = []
     for _ in range(8):
-        ids, tries = log_uniform_sample(rng, device)
-        samples.append((ids, log_expected_count(ids, tries), tries))
+        ids, tries = unique_sample(rng, V, SAMPLES)
+        ids = torch.tensor(ids, device=device)
+        samples.append((ids, log_expected_count(ids, V, SAMPLES, tries), tries))
 
     for clipped in (False, True):
         model = Bilm(clipped).to(device)
@@ -216,7 +180,7 @@ def main():
                 carried = [(h.detach(), c.detach()) for h, c in states[d]]
                 top = model.direction(d, tokens[d], carried)
                 states[d] = carried
-                true_logq = log_expected_count(targets[d], tries)
+                true_logq = log_expected_count(targets[d], V, SAMPLES, tries)
                 losses.append(model.sampled_loss(top, targets[d], (ids, sample_logq, true_logq)))
             (0.5 * (losses[0] + losses[1])).backward()
             global_norm_clip(model.parameters(), NORM_CLIP)

@@ -346,31 +346,14 @@ public sealed class CharCnnKernels
         int rowSize = p.Width * p.EmbedDim;
         int row = i / rowSize, q = i - row * rowSize;
         int token = row / p.Positions, t = row - token * p.Positions;
-        int j = q / p.EmbedDim, e = q - j * p.EmbedDim;
-        int c = charIds[(long)token * p.MaxChars + t + j];
-        windows[i] = charEmbed[(long)c * p.EmbedDim + e];
+        windows[i] = WindowElement(p, charIds, charEmbed, token, t, q);
     }
 
     public static void MaxPoolKernel(Index1D i, CharConvParams p, ArrayView<float> conv, ArrayView<float> bias,
         ArrayView<float> output, ArrayView<int> argmax)
     {
         int token = i / p.Filters, f = i - token * p.Filters;
-        long first = (long)token * p.Positions * p.Filters + f;
-        float best = conv[first];
-        int bestT = 0;
-        for (int t = 1; t < p.Positions; t++)
-        {
-            float v = conv[first + (long)t * p.Filters];
-            if (CharCnnElement.Improves(v, best))
-            {
-                best = v;
-                bestT = t;
-            }
-        }
-        float pre = best + bias[f];
-        long at = (long)token * p.TotalFilters + p.ColumnOffset + f;
-        output[at] = CharCnnElement.Activate(pre, p.Activation);
-        argmax[at] = bestT;
+        PoolColumn(p, conv, (long)token * p.Positions, p.Positions, bias, output, argmax, token, f);
     }
 
     public static void LeadingWindowsKernel(Index1D i, CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, ArrayView<int> rowStarts,
@@ -381,17 +364,30 @@ public sealed class CharCnnKernels
         int token = row / p.Positions, t = row - token * p.Positions;
         int start = rowStarts[token];
         if (t >= rowStarts[token + 1] - start) return;
-        int j = q / p.EmbedDim, e = q - j * p.EmbedDim;
-        int c = charIds[(long)token * p.MaxChars + t + j];
-        windows[((long)start + t) * rowSize + q] = charEmbed[(long)c * p.EmbedDim + e];
+        windows[((long)start + t) * rowSize + q] = WindowElement(p, charIds, charEmbed, token, t, q);
     }
 
     public static void MaxPoolLeadingKernel(Index1D i, CharConvParams p, ArrayView<int> rowStarts, ArrayView<float> conv, ArrayView<float> bias,
         ArrayView<float> output, ArrayView<int> argmax)
     {
         int token = i / p.Filters, f = i - token * p.Filters;
-        int start = rowStarts[token], positions = rowStarts[token + 1] - start;
-        long first = (long)start * p.Filters + f;
+        int start = rowStarts[token];
+        PoolColumn(p, conv, start, rowStarts[token + 1] - start, bias, output, argmax, token, f);
+    }
+
+    /// <summary>Element q = j*d + e of window t of a token: the embedding of its character t + j, column e.</summary>
+    static float WindowElement(in CharConvParams p, ArrayView<int> charIds, ArrayView<float> charEmbed, int token, int t, int q)
+    {
+        int j = q / p.EmbedDim, e = q - j * p.EmbedDim;
+        int c = charIds[(long)token * p.MaxChars + t + j];
+        return charEmbed[(long)c * p.EmbedDim + e];
+    }
+
+    /// <summary>Filter f's max over a token's conv rows firstRow .. firstRow + positions - 1 (first on ties), then bias and activation.</summary>
+    static void PoolColumn(in CharConvParams p, ArrayView<float> conv, long firstRow, int positions, ArrayView<float> bias,
+        ArrayView<float> output, ArrayView<int> argmax, int token, int f)
+    {
+        long first = firstRow * p.Filters + f;
         float best = conv[first];
         int bestT = 0;
         for (int t = 1; t < positions; t++)
