@@ -129,6 +129,101 @@ public sealed class SoftmaxKernels
         runtime.For(s, (long)p.Rows * p.Columns, (st, i) => copyBlock(st, i, q, src, dst), i => CopyBlockKernel(i, q, src, dst));
     }
 
+    // ---------------------------------------------------------------- few features, many classes: host execution only
+
+    /// <summary>
+    /// Host execution's fused route (<see cref="NarrowSoftmaxHost"/>) for x [Rows, K] against W [Columns, K], K at most
+    /// <see cref="NarrowSoftmaxHost.MaxFeatures"/>, no bias, every class in one chunk (p.ColumnOffset 0, p.Ld = p.Columns):
+    /// what <see cref="RowStats"/> writes for the chunk x W^T (with p.WriteGradient also rowLse, rowLoss and the
+    /// gradient rows, into <paramref name="gradient"/> [Rows, Columns]), and with p.WriteGradient dX [Rows, K] =
+    /// gradient x W (written). GPUs take the GEMM route, whose logits are their tensor cores' work.
+    /// </summary>
+    /// <param name="packedWeightT">W^T [K, Columns] packed by <paramref name="gemm"/>'s PackB.</param>
+    /// <param name="packedWeight">W [Columns, K] packed by <paramref name="gemm"/>'s PackB (read only with p.WriteGradient).</param>
+    /// <param name="scratch">At least <see cref="NarrowScratchLength"/>(Rows, Columns) floats: each part's logits.</param>
+    public void NarrowRows(AcceleratorStream s, HostGemm gemm, in SoftmaxRowParams p, int features, ArrayView<float> x,
+        ArrayView<float> packedWeightT, ArrayView<float> packedWeight, ArrayView<int> targets, ArrayView<float> rowMax, ArrayView<float> rowSum,
+        ArrayView<float> targetLogit, ArrayView<float> rowLse, ArrayView<float> rowLoss, ArrayView<float> gradient, ArrayView<float> gradX,
+        ArrayView<float> scratch)
+    {
+        CheckNarrow(nameof(NarrowRows), p.Rows, p.Columns, features, x, p.WriteGradient != 0 ? gradient : null);
+        if (p.HasBias != 0 || p.ColumnOffset != 0 || p.Ld != p.Columns || p.First == 0)
+            throw new ArgumentException("NarrowRows: the fused route covers every class in one chunk without bias.");
+        Check(scratch.Length >= NarrowScratchLength(p.Rows, p.Columns),
+            $"NarrowRows: the scratch holds {scratch.Length} floats; [{p.Rows}, {p.Columns}] needs {NarrowScratchLength(p.Rows, p.Columns)}.");
+        if (p.Rows == 0) return;
+        runtime.CountLaunch();
+        var q = p;
+        bool training = p.WriteGradient != 0;
+        int blocks = (p.Rows + NarrowRowBlock - 1) / NarrowRowBlock, parts = NarrowParts(p.Rows, p.Columns);
+        long perPart = (long)NarrowRowBlock * p.Columns;
+        void Part(int w)
+        {
+            var own = scratch.SubView(w * perPart, perPart);
+            for (int b = (int)((long)blocks * w / parts); b < (long)blocks * (w + 1) / parts; b++)
+                NarrowSoftmaxHost.Rows(gemm, b * NarrowRowBlock, Math.Min(NarrowRowBlock, q.Rows - b * NarrowRowBlock), q, features, training, x,
+                    packedWeightT, packedWeight, targets, rowMax, rowSum, targetLogit, rowLse, rowLoss, gradient, gradX, own);
+        }
+        if (parts == 1) Part(0);
+        else HostWorkers.Shared.Run(parts, Part);
+    }
+
+    /// <summary>Rows per block of the fused route: the host GEMM's tile rows, so each block's logits are whole tiles.</summary>
+    const int NarrowRowBlock = HostGemmBlocking.Rows;
+
+    /// <summary>Parts <see cref="NarrowRows"/> splits rows x classes into: row ranges, <see cref="HostWorkers.PartsPerThread"/> per thread when the logits pay for the hand-off.</summary>
+    static int NarrowParts(int rows, int classes)
+    {
+        int blocks = (rows + NarrowRowBlock - 1) / NarrowRowBlock, threads = HostWorkers.Shared.Threads;
+        long logits = (long)rows * classes;
+        if (threads <= 1 || logits < 32768) return 1;
+        return (int)Math.Max(1, Math.Min(Math.Min(blocks, (long)threads * HostWorkers.PartsPerThread), logits / 8192));
+    }
+
+    /// <summary>Floats of scratch <see cref="NarrowRows"/> needs for [rows, classes]: one row block of logits per part.</summary>
+    public static long NarrowScratchLength(int rows, int classes) => (long)NarrowParts(rows, classes) * NarrowRowBlock * classes;
+
+    /// <summary>
+    /// Host execution's dW [classes, K] += gradient^T x for <see cref="NarrowRows"/>' gradient [rows, classes], summed
+    /// as the GEMM sums it with KC = <paramref name="rowBlock"/>; the workers split the classes.
+    /// </summary>
+    /// <param name="sums">[classes, K] scratch for the partial sums.</param>
+    public void NarrowWeightGradient(AcceleratorStream s, int rows, int classes, int features, int rowBlock, ArrayView<float> gradient,
+        ArrayView<float> x, ArrayView<float> gradWeight, ArrayView<float> sums)
+    {
+        CheckNarrow(nameof(NarrowWeightGradient), rows, classes, features, x, gradient);
+        Check(gradWeight.Length == (long)classes * features, $"NarrowWeightGradient: dW has {gradWeight.Length} elements, expected [{classes}, {features}].");
+        Check(sums.Length >= (long)classes * features, $"NarrowWeightGradient: the sums hold {sums.Length} floats, [{classes}, {features}] needs {(long)classes * features}.");
+        if (rows == 0) return;
+        runtime.CountLaunch();
+        // Ranges of whole 64-class chunks: long contiguous reads of each gradient row, a sum block that stays in L2.
+        int chunks = (classes + 63) / 64, threads = HostWorkers.Shared.Threads;
+        int parts = (int)Math.Min(Math.Min(chunks, (long)threads * HostWorkers.PartsPerThread), Math.Max(1, (long)rows * classes / 32768));
+        if (parts <= 1 || threads <= 1)
+        {
+            NarrowSoftmaxHost.WeightGradient(0, classes, rows, classes, features, rowBlock, gradient, x, gradWeight, sums);
+            return;
+        }
+        HostWorkers.Shared.Run(parts, w =>
+        {
+            int c0 = (int)Math.Min(classes, (long)chunks * w / parts * 64), c1 = (int)Math.Min(classes, (long)chunks * (w + 1) / parts * 64);
+            NarrowSoftmaxHost.WeightGradient(c0, c1, rows, classes, features, rowBlock, gradient, x, gradWeight, sums);
+        });
+    }
+
+    void CheckNarrow(string what, int rows, int classes, int features, ArrayView<float> x, ArrayView<float>? gradient)
+    {
+        if (!runtime.RunOnHost) throw new InvalidOperationException($"{what} is host execution's fused softmax route; devices take the GEMM route.");
+        Check(features >= 1 && features <= NarrowSoftmaxHost.MaxFeatures, $"{what}: {features} features, the fused route takes 1 to {NarrowSoftmaxHost.MaxFeatures}.");
+        Check(x.Length == (long)rows * features, $"{what}: x has {x.Length} elements, expected [{rows}, {features}].");
+        if (gradient is { } g) Check(g.Length >= (long)rows * classes, $"{what}: the gradient holds {g.Length} elements, [{rows}, {classes}] needs {(long)rows * classes}.");
+    }
+
+    static void Check(bool ok, string message)
+    {
+        if (!ok) throw new ArgumentException(message);
+    }
+
     // ---------------------------------------------------------------- sampled softmax
 
     /// <summary>

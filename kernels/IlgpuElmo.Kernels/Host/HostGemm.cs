@@ -156,6 +156,18 @@ public sealed unsafe class HostGemm : IGemmBackend
         Count(p);
     }
 
+    /// <summary>
+    /// One batch entry on the calling thread only, from raw host pointers: no worker split, no launch counted, not
+    /// recorded. For host routines that run GEMMs on blocks of their own inside one of their parts (the fused tail
+    /// softmax, <see cref="NarrowSoftmaxHost"/>); the sums are those of <see cref="Run"/> and <see cref="RunPackedB"/>.
+    /// With <paramref name="packedB"/>, b is a <see cref="PackB"/> copy of op(B) [p.K, p.N].
+    /// </summary>
+    public void RunOnThisThread(in GemmParams p, float* a, float* b, bool packedB, float* c)
+    {
+        if (p.M == 0 || p.N == 0) return;
+        RunOne(p, a, packedB ? new BSource(b, RoundUp(p.N, nr)) : new BSource(b), c, 0, p.M, 0, p.N);
+    }
+
     void Count(in GemmParams p) => Interlocked.Add(ref multiplyAdds, (long)p.M * p.N * p.K * p.BatchCount);
 
     List<HostGemmCall>? recording;
@@ -199,6 +211,7 @@ public sealed unsafe class HostGemm : IGemmBackend
                 continue;
             }
             lengthA = Math.Max(lengthA, Needed(p.TransA != 0 ? p.K : p.M, p.TransA != 0 ? p.M : p.K, p.Lda, p.StrideA, p.BatchCount));
+            if (call.Kind == HostGemmCallKind.RunPackedB) lengthPacked = Math.Max(lengthPacked, PackedBLength(p.K, p.N));
             if (call.Kind == HostGemmCallKind.Run)
                 lengthB = Math.Max(lengthB, Needed(p.TransB != 0 ? p.N : p.K, p.TransB != 0 ? p.K : p.N, p.Ldb, p.StrideB, p.BatchCount));
             lengthC = Math.Max(lengthC, Needed(p.M, p.N, p.Ldc, p.StrideC, p.BatchCount));

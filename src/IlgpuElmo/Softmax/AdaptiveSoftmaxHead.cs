@@ -248,7 +248,7 @@ public sealed class AdaptiveSoftmaxHead : ISoftmaxHead
         workspace.GetWithin<float>($"tail{cluster}/grad-z", (long)rows * features, 1, features);
         workspace.GetWithin<float>($"tail{cluster}/grad-x", (long)rows * p, 1, p);
         tails[cluster].RowCapacity = rows;
-        tails[cluster].Reserve(TailWeights[cluster].Shape[0]);
+        tails[cluster].Reserve(TailWeights[cluster].Shape[0], features);
     }
 
     /// <summary>The tail cluster of word t, or -1 for a shortlist word or padding.</summary>

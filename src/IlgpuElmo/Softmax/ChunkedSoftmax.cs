@@ -13,7 +13,9 @@ namespace IlgpuElmo.Softmax;
 /// sum, so memory stays bounded for any C. When one chunk covers every class the row kernel finishes the
 /// rows and writes the gradient in the same pass; otherwise a second pass recomputes each chunk's logits
 /// (one more GEMM) to write its gradient. The full softmax head, the adaptive head's shortlist and each of
-/// its clusters, and the sampled head's evaluation path are all this one routine.
+/// its clusters, and the sampled head's evaluation path are all this one routine. In host execution, few
+/// features (the adaptive tails) over classes that fit one chunk take a fused route with the same bits
+/// (<see cref="NarrowSoftmaxHost"/>).
 /// </summary>
 internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, string name, long maxChunkElements)
 {
@@ -26,13 +28,55 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
     /// </summary>
     public int RowCapacity { get; set; }
 
-    /// <summary>Allocates what a training call over up to <see cref="RowCapacity"/> rows of <paramref name="classes"/> classes uses.</summary>
-    public void Reserve(int classes)
+    /// <summary>Allocates what a training call over up to <see cref="RowCapacity"/> rows of <paramref name="classes"/> classes of <paramref name="features"/> features uses.</summary>
+    public void Reserve(int classes, int features)
     {
         workspace.GetWithin<float>(name + "/logits", LogitsCapacity(classes), 1);
         workspace.GetWithin<float>(name + "/rows", 4L * RowCapacity, 4);
         workspace.GetWithin<float>(name + "/ones", RowCapacity, 1, 1);
         workspace.Get<float>(name + "/no-bias", 1);
+        if (FusedHost(features, false, ChunkColumns(RowCapacity, classes), classes) is { } host) FusedBuffers(host, RowCapacity, classes, features);
+    }
+
+    /// <summary>Whether calls may take host execution's fused route for few features; off only to test that it gives the GEMM route's bits.</summary>
+    public bool FusesNarrowRows { get; set; } = true;
+
+    /// <summary>The host GEMM when a call of <paramref name="features"/> features takes the fused route: host execution, no bias, every class in one chunk.</summary>
+    HostGemm? FusedHost(int features, bool hasBias, int width, int classes) =>
+        FusesNarrowRows && device.RunsOnHost && !hasBias && width == classes && features <= NarrowSoftmaxHost.MaxFeatures
+            ? device.Gemm.Backend as HostGemm : null;
+
+    /// <summary>
+    /// The fused route's buffers, sized for up to <paramref name="rows"/> rows on first use: the packed copies of the
+    /// weight (W^T [K, C] for the logits, W [C, K] for dX), the parts' logits scratch, and dW's partial sums.
+    /// </summary>
+    (DeviceTensor<float> Transposed, DeviceTensor<float> Straight, DeviceTensor<float> Scratch, DeviceTensor<float> Sums) FusedBuffers(
+        HostGemm host, int rows, int classes, int features) =>
+        (workspace.Get<float>(name + "/packed-w-t", checked((int)host.PackedBLength(features, classes))),
+            workspace.Get<float>(name + "/packed-w", checked((int)host.PackedBLength(classes, features))),
+            workspace.GetWithin<float>(name + "/narrow-scratch", SoftmaxKernels.NarrowScratchLength(Math.Max(rows, RowCapacity), classes),
+                checked((int)SoftmaxKernels.NarrowScratchLength(rows, classes))),
+            workspace.Get<float>(name + "/narrow-sums", classes, features));
+
+    /// <summary>
+    /// The fused route (<see cref="SoftmaxKernels.NarrowRows"/>): the same outputs as the GEMM route, bit for bit. With
+    /// gradX null only the row statistics, which <see cref="SoftmaxKernels.FinishRows"/> then finishes as after RowStats.
+    /// </summary>
+    void RunFused(AcceleratorStream s, HostGemm host, DeviceTensor<float> x, DeviceTensor<float> weight, DeviceTensor<int> targets,
+        DeviceTensor<float> rowLoss, float lossScale, DeviceTensor<float>? gradX, DeviceTensor<float>? gradWeight, DeviceTensor<float> logits)
+    {
+        int m = x.Shape[0], classes = weight.Shape[0], k = x.Shape[1];
+        var rows = RowBuffers(m);
+        var (transposed, straight, scratch, sums) = FusedBuffers(host, m, classes, k);
+        host.PackB(s, k, classes, true, k, weight.View, transposed.View);
+        bool training = gradX is not null;
+        if (training) host.PackB(s, classes, k, false, k, weight.View, straight.View);
+        var p = new SoftmaxRowParams(m, classes, classes, 0, classes, 0, 1, training ? 1 : 0, lossScale);
+        var gradient = logits.View.SubView(0, (long)m * classes);
+        Kernels.NarrowRows(s, host, p, k, x.View, transposed.View, straight.View, targets.View, rows.Max, rows.Sum, rows.TargetLogit, rows.Lse,
+            rowLoss.View, gradient, (gradX ?? x).View, scratch.View);
+        if (training) Kernels.NarrowWeightGradient(s, m, classes, k, host.Blocking.KC, gradient, x.View, gradWeight!.View, sums.View);
+        else Kernels.FinishRows(s, new SoftmaxRowParams(m, 0, 0, 0, classes, 0, 0, 0, 0f), targets.View, rows.Max, rows.Sum, rows.TargetLogit, rows.Lse, rowLoss.View);
     }
 
     /// <summary>Columns per chunk for <paramref name="rows"/> rows over <paramref name="classes"/> classes.</summary>
@@ -55,6 +99,11 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
         var rows = RowBuffers(m);
         int width = ChunkColumns(m, classes);
         var logits = workspace.GetWithin<float>(name + "/logits", LogitsCapacity(classes), m, width);
+        if (FusedHost(x.Shape[1], bias is not null, width, classes) is { } host)
+        {
+            RunFused(s, host, x, weight, targets, rowLoss, 0f, null, null, logits);
+            return;
+        }
         for (int c0 = 0; c0 < classes; c0 += width)
         {
             int w = Math.Min(width, classes - c0);
@@ -86,6 +135,11 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
             return chunk;
         }
 
+        if (FusedHost(x.Shape[1], hasBias != 0, width, classes) is { } host)
+        {
+            RunFused(s, host, x, weight, targets, rowLoss, lossScale, gradX, gradWeight, logits);
+            return;
+        }
         if (width == classes)
         {
             var all = Logits(0, classes);

@@ -63,6 +63,8 @@ public class HostParityTests(ITestOutputHelper log)
         new("ElementwiseHost.ColumnSums", ColumnSums),
         new("ElementwiseHost.Dropout", Dropout),
         new(HostGemmBody, Gemm),
+        new("NarrowSoftmaxHost.Rows", NarrowSoftmaxRows),
+        new("NarrowSoftmaxHost.WeightGradient", NarrowSoftmaxWeightGradient),
     ];
 
     /// <summary>The GEMM's host body is a backend class of its own (<see cref="HostGemm"/>), not a static *Host method.</summary>
@@ -665,5 +667,39 @@ public class HostParityTests(ITestOutputHelper log)
         using var c = d.Upload<float>(TestData.Poison(m * n), m, n);
         d.Gemm.Multiply(d.Stream, a, false, b, false, c);
         return [new("c", Read(d, c), 32, "k = 129 positive products summed in another order (the host blocks K and fuses multiply-adds; the coarse kernel sums in order)")];
+    }
+
+    /// <summary>
+    /// The fused tail softmax (host execution only) against the GEMM route it replaces, which the simulation runs with
+    /// ILGPU's GEMM and row kernels: a softmax over 130 classes from 10 features, 13 rows. On the host the two routes
+    /// give the same bits (Softmax/NarrowSoftmaxRouteTests); here the bounds are the row kernel's and the GEMM's.
+    /// </summary>
+    static Output[] NarrowSoftmaxRows(ComputeDevice d)
+    {
+        var (loss, gradX, _) = NarrowSoftmax(d);
+        return
+        [
+            new("rowLoss", loss, 16, "RowStats' vectorised exp and index-order sum against KernelMath's exp and a tree; logits summed in another order"),
+            new("dX", gradX, 64, "130 gradient x weight products of both signs summed in another order, each gradient a few ulps apart", 0.05f),
+        ];
+    }
+
+    static Output[] NarrowSoftmaxWeightGradient(ComputeDevice d) =>
+        [new("dW", NarrowSoftmax(d).GradW, 64, "13 gradient x input products of both signs summed onto the prior, each gradient a few ulps apart", 0.5f)];
+
+    static (float[] Loss, float[] GradX, float[] GradW) NarrowSoftmax(ComputeDevice d)
+    {
+        var random = new Random(25);
+        int m = 13, classes = 130, features = 10;
+        using var workspace = new Workspace(d);
+        var softmax = new IlgpuElmo.Softmax.ChunkedSoftmax(d, workspace, "t", 1L << 20);
+        using var x = d.Upload<float>(TestData.Random(random, m * features, 2f), m, features);
+        using var w = d.Upload<float>(TestData.Random(random, classes * features), classes, features);
+        using var targets = d.Upload<int>(Enumerable.Range(0, m).Select(r => r * 17 % classes).ToArray(), m);
+        using var loss = d.Upload<float>(TestData.Poison(m), m);
+        using var gradX = d.Upload<float>(TestData.Poison(m * features), m, features);
+        using var gradW = d.Upload<float>(TestData.Random(random, classes * features, 0.5f), classes, features);
+        softmax.ForwardBackward(d.Stream, x, w, null, targets, loss, 0.5f, gradX, gradW, null);
+        return (Read(d, loss), Read(d, gradX), Read(d, gradW));
     }
 }
