@@ -147,7 +147,7 @@ public sealed class SoftmaxKernels
         ArrayView<float> scratch)
     {
         CheckNarrow(nameof(NarrowRows), p.Rows, p.Columns, features, x, p.WriteGradient != 0 ? gradient : null);
-        if (p.HasBias != 0 || p.ColumnOffset != 0 || p.Ld != p.Columns || p.First == 0)
+        if (p.HasBias != 0 || p.ColumnOffset != 0 || p.Ld != p.Columns || p.Classes != p.Columns || p.First == 0)
             throw new ArgumentException("NarrowRows: the fused route covers every class in one chunk without bias.");
         Check(scratch.Length >= NarrowScratchLength(p.Rows, p.Columns),
             $"NarrowRows: the scratch holds {scratch.Length} floats; [{p.Rows}, {p.Columns}] needs {NarrowScratchLength(p.Rows, p.Columns)}.");
