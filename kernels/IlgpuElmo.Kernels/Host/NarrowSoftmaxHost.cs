@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using ILGPU;
 
 namespace IlgpuElmo.Kernels;
@@ -50,10 +49,7 @@ public static unsafe class NarrowSoftmaxHost
             var row = block.Slice(i * classes, classes);
             // RowStats' steps on a row without bias, the whole row one chunk (p.First = 1).
             float xt = targetColumn >= 0 ? row[targetColumn] : 0f;
-            float max = TensorPrimitives.Max(row);
-            TensorPrimitives.Subtract(row, max, row);
-            TensorPrimitives.Exp(row, row);
-            float sum = TensorPrimitives.Sum(row);
+            var (max, sum) = SoftmaxHost.Exponentiate(row);
             if (targetColumn >= 0) targetLogit[r] = xt;
             rowMax[r] = max;
             rowSum[r] = sum;
@@ -61,10 +57,7 @@ public static unsafe class NarrowSoftmaxHost
             float lse = SoftmaxElement.LogSumExp<MathFExpLog>(max, sum);
             rowLse[r] = lse;
             rowLoss[r] = SoftmaxElement.Loss(targetColumn >= 0, lse, xt);
-            float scale = targetColumn >= 0 ? p.LossScale : 0f;
-            var g = gradient.SubView((long)r * classes, classes).AsHostSpan();
-            TensorPrimitives.Multiply(row, scale * MathF.Exp(max - lse), g);
-            if (targetColumn >= 0) g[targetColumn] -= scale;
+            SoftmaxHost.WriteGradient(row, max, lse, targetColumn, p.LossScale, gradient.SubView((long)r * classes, classes).AsHostSpan());
         }
         if (!training) return;
         fixed (float* pg = gradient.AsHostSpan(), pw = packedWeight.AsHostSpan(), pdx = gradX.AsHostSpan())

@@ -29,10 +29,8 @@ static class SoftmaxHost
         if (p.HasBias != 0) TensorPrimitives.Add(row, bias.SubView(p.ColumnOffset, p.Columns).AsHostSpan(), x);
         else row.CopyTo(x);
         float xt = inChunk ? x[targetColumn] : 0f;
-        float max = TensorPrimitives.Max(x);
-        TensorPrimitives.Subtract(x, max, x);
-        TensorPrimitives.Exp(x, x);
-        float sum = TensorPrimitives.Sum(x), chunkMax = max;
+        var (max, sum) = Exponentiate(x);
+        float chunkMax = max;
         if (inChunk) targetLogit[r] = xt;
         if (p.First == 0) SoftmaxElement.Merge<MathFExpLog>(rowMax[r], rowSum[r], ref max, ref sum);
         rowMax[r] = max;
@@ -41,11 +39,28 @@ static class SoftmaxHost
         float lse = SoftmaxElement.LogSumExp<MathFExpLog>(max, sum);
         rowLse[r] = lse;
         rowLoss[r] = SoftmaxElement.Loss(inChunk, lse, xt);
-        float scale = inChunk ? p.LossScale : 0f;
-        // The vector form of SoftmaxElement.Gradient: x holds exp(logit - chunkMax), so exp(logit - lse) is
-        // x * exp(chunkMax - lse); the target's one comes off afterwards.
-        TensorPrimitives.Multiply(x, scale * MathF.Exp(chunkMax - lse), row);
-        if (inChunk) row[targetColumn] -= scale;
+        WriteGradient(x, chunkMax, lse, inChunk ? targetColumn : -1, p.LossScale, row);
+    }
+
+    /// <summary>The row's max, then x = exp(x - max) in place, and the sum of those: the row steps RowStats and <see cref="NarrowSoftmaxHost"/> share.</summary>
+    internal static (float Max, float Sum) Exponentiate(Span<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Exp(x, x);
+        return (max, TensorPrimitives.Sum(x));
+    }
+
+    /// <summary>
+    /// The vector form of SoftmaxElement.Gradient: <paramref name="exps"/> holds exp(logit - max), so exp(logit - lse) is
+    /// exps * exp(max - lse), times the loss scale; the target's one comes off afterwards (a row without a target
+    /// in these columns, targetColumn -1, gets zeros).
+    /// </summary>
+    internal static void WriteGradient(ReadOnlySpan<float> exps, float max, float lse, int targetColumn, float lossScale, Span<float> gradient)
+    {
+        float scale = targetColumn >= 0 ? lossScale : 0f;
+        TensorPrimitives.Multiply(exps, scale * MathF.Exp(max - lse), gradient);
+        if (targetColumn >= 0) gradient[targetColumn] -= scale;
     }
 
     [ThreadStatic] static float[]? rowScratch;
