@@ -155,33 +155,24 @@ public sealed class SoftmaxKernels
         runtime.CountLaunch();
         var q = p;
         bool training = p.WriteGradient != 0;
-        int blocks = (p.Rows + NarrowRowBlock - 1) / NarrowRowBlock, parts = NarrowParts(p.Rows, p.Columns);
         long perPart = (long)NarrowRowBlock * p.Columns;
-        void Part(int w)
+        KernelRuntime.HostRowRanges(NarrowBlocks(p.Rows), (long)p.Rows * p.Columns, (part, first, end) =>
         {
-            var own = scratch.SubView(w * perPart, perPart);
-            for (int b = (int)((long)blocks * w / parts); b < (long)blocks * (w + 1) / parts; b++)
+            var own = scratch.SubView(part * perPart, perPart);
+            for (int b = first; b < end; b++)
                 NarrowSoftmaxHost.Rows(gemm, b * NarrowRowBlock, Math.Min(NarrowRowBlock, q.Rows - b * NarrowRowBlock), q, features, training, x,
                     packedWeightT, packedWeight, targets, rowMax, rowSum, targetLogit, rowLse, rowLoss, gradient, gradX, own);
-        }
-        if (parts == 1) Part(0);
-        else HostWorkers.Shared.Run(parts, Part);
+        });
     }
 
     /// <summary>Rows per block of the fused route: the host GEMM's tile rows, so each block's logits are whole tiles.</summary>
     const int NarrowRowBlock = HostGemmBlocking.Rows;
 
-    /// <summary>Parts <see cref="NarrowRows"/> splits rows x classes into: row ranges, <see cref="HostWorkers.PartsPerThread"/> per thread when the logits pay for the hand-off.</summary>
-    static int NarrowParts(int rows, int classes)
-    {
-        int blocks = (rows + NarrowRowBlock - 1) / NarrowRowBlock, threads = HostWorkers.Shared.Threads;
-        long logits = (long)rows * classes;
-        if (threads <= 1 || logits < 32768) return 1;
-        return (int)Math.Max(1, Math.Min(Math.Min(blocks, (long)threads * HostWorkers.PartsPerThread), logits / 8192));
-    }
+    static int NarrowBlocks(int rows) => (rows + NarrowRowBlock - 1) / NarrowRowBlock;
 
     /// <summary>Floats of scratch <see cref="NarrowRows"/> needs for [rows, classes]: one row block of logits per part.</summary>
-    public static long NarrowScratchLength(int rows, int classes) => (long)NarrowParts(rows, classes) * NarrowRowBlock * classes;
+    public static long NarrowScratchLength(int rows, int classes) =>
+        (long)KernelRuntime.HostRowParts(NarrowBlocks(rows), (long)rows * classes) * NarrowRowBlock * classes;
 
     /// <summary>
     /// Host execution's dW [classes, K] += gradient^T x for <see cref="NarrowRows"/>' gradient [rows, classes], summed
@@ -197,18 +188,8 @@ public sealed class SoftmaxKernels
         if (rows == 0) return;
         runtime.CountLaunch();
         // Ranges of whole 64-class chunks: long contiguous reads of each gradient row, a sum block that stays in L2.
-        int chunks = (classes + 63) / 64, threads = HostWorkers.Shared.Threads;
-        int parts = (int)Math.Min(Math.Min(chunks, (long)threads * HostWorkers.PartsPerThread), Math.Max(1, (long)rows * classes / 32768));
-        if (parts <= 1 || threads <= 1)
-        {
-            NarrowSoftmaxHost.WeightGradient(0, classes, rows, classes, features, rowBlock, gradient, x, gradWeight, sums);
-            return;
-        }
-        HostWorkers.Shared.Run(parts, w =>
-        {
-            int c0 = (int)Math.Min(classes, (long)chunks * w / parts * 64), c1 = (int)Math.Min(classes, (long)chunks * (w + 1) / parts * 64);
-            NarrowSoftmaxHost.WeightGradient(c0, c1, rows, classes, features, rowBlock, gradient, x, gradWeight, sums);
-        });
+        KernelRuntime.HostRowRanges((classes + 63) / 64, (long)rows * classes, (_, first, end) =>
+            NarrowSoftmaxHost.WeightGradient(first * 64, Math.Min(classes, end * 64), rows, classes, features, rowBlock, gradient, x, gradWeight, sums));
     }
 
     void CheckNarrow(string what, int rows, int classes, int features, ArrayView<float> x, ArrayView<float>? gradient)

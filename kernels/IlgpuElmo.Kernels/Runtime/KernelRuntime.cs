@@ -84,24 +84,39 @@ public sealed class KernelRuntime
 
     /// <summary>
     /// Runs <paramref name="rowBody"/> for every row in [0, rows) on the host, rows split into contiguous ranges
-    /// (<see cref="HostWorkers.PartsPerThread"/> per core, each of at least 8,192 elements) when the
-    /// <paramref name="elements"/> they cover pay for the hand-off (a vectorised row body does a few nanoseconds
-    /// of work per element; waking a second thread costs microseconds).
+    /// (<see cref="HostRowParts"/>) when the <paramref name="elements"/> they cover pay for the hand-off (a
+    /// vectorised row body does a few nanoseconds of work per element; waking a second thread costs microseconds).
     /// </summary>
-    public static void HostRows(int rows, long elements, Action<int> rowBody)
-    {
-        int threads = HostWorkers.Shared.Threads;
-        int parts = (int)Math.Min(Math.Min(rows, (long)threads * HostWorkers.PartsPerThread), elements / 8192);
-        if (elements < 32768 || threads <= 1 || parts <= 1)
+    public static void HostRows(int rows, long elements, Action<int> rowBody) =>
+        HostRowRanges(rows, elements, (_, start, end) =>
         {
-            for (int r = 0; r < rows; r++) rowBody(r);
-            return;
-        }
-        HostWorkers.Shared.Run(parts, w =>
-        {
-            int start = (int)((long)rows * w / parts), end = (int)((long)rows * (w + 1) / parts);
             for (int r = start; r < end; r++) rowBody(r);
         });
+
+    /// <summary>
+    /// <see cref="HostRows"/> by range: <paramref name="range"/>(part, start, end) once for each of the
+    /// <see cref="HostRowParts"/> contiguous ranges, for bodies that keep a scratch of their own per part.
+    /// </summary>
+    public static void HostRowRanges(int rows, long elements, Action<int, int, int> range)
+    {
+        int parts = HostRowParts(rows, elements);
+        if (parts <= 1)
+        {
+            range(0, 0, rows);
+            return;
+        }
+        HostWorkers.Shared.Run(parts, w => range(w, (int)((long)rows * w / parts), (int)((long)rows * (w + 1) / parts)));
+    }
+
+    /// <summary>
+    /// How many ranges <see cref="HostRows"/> cuts [0, rows) into: <see cref="HostWorkers.PartsPerThread"/> per
+    /// thread, each of at least 8,192 elements, and 1 (the calling thread) under 32,768 elements or on one thread.
+    /// </summary>
+    public static int HostRowParts(int rows, long elements)
+    {
+        int threads = HostWorkers.Shared.Threads;
+        if (elements < 32768 || threads <= 1) return 1;
+        return (int)Math.Max(1, Math.Min(Math.Min(rows, (long)threads * HostWorkers.PartsPerThread), elements / 8192));
     }
 
     /// <summary>

@@ -28,14 +28,20 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
     /// </summary>
     public int RowCapacity { get; set; }
 
-    /// <summary>Allocates what a training call over up to <see cref="RowCapacity"/> rows of <paramref name="classes"/> classes of <paramref name="features"/> features uses.</summary>
-    public void Reserve(int classes, int features)
+    /// <summary>Allocates what a training call over up to <see cref="RowCapacity"/> rows against <paramref name="weight"/> [C, K] uses.</summary>
+    public void Reserve(AcceleratorStream s, DeviceTensor<float> weight)
     {
+        int classes = weight.Shape[0];
         workspace.GetWithin<float>(name + "/logits", LogitsCapacity(classes), 1);
         workspace.GetWithin<float>(name + "/rows", 4L * RowCapacity, 4);
         workspace.GetWithin<float>(name + "/ones", RowCapacity, 1, 1);
         workspace.Get<float>(name + "/no-bias", 1);
-        if (FusedHost(features, false, ChunkColumns(RowCapacity, classes), classes) is { } host) FusedBuffers(host, RowCapacity, classes, features);
+        if (FusedHost(weight.Shape[1], false, ChunkColumns(RowCapacity, classes), classes) is not null)
+        {
+            PackedWeight(s, weight, true);
+            PackedWeight(s, weight, false);
+            FusedScratch(RowCapacity, classes, weight.Shape[1]);
+        }
     }
 
     /// <summary>Whether calls may take host execution's fused route for few features; off only to test that it gives the GEMM route's bits.</summary>
@@ -46,15 +52,13 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
         FusesNarrowRows && device.RunsOnHost && !hasBias && width == classes && features <= NarrowSoftmaxHost.MaxFeatures
             ? device.Gemm.Backend as HostGemm : null;
 
-    /// <summary>
-    /// The fused route's buffers, sized for up to <paramref name="rows"/> rows on first use: the packed copies of the
-    /// weight (W^T [K, C] for the logits, W [C, K] for dX), the parts' logits scratch, and dW's partial sums.
-    /// </summary>
-    (DeviceTensor<float> Transposed, DeviceTensor<float> Straight, DeviceTensor<float> Scratch, DeviceTensor<float> Sums) FusedBuffers(
-        HostGemm host, int rows, int classes, int features) =>
-        (workspace.Get<float>(name + "/packed-w-t", checked((int)host.PackedBLength(features, classes))),
-            workspace.Get<float>(name + "/packed-w", checked((int)host.PackedBLength(classes, features))),
-            workspace.GetWithin<float>(name + "/narrow-scratch", SoftmaxKernels.NarrowScratchLength(Math.Max(rows, RowCapacity), classes),
+    /// <summary>The fused route's packed copy of the weight: W^T [K, C] for the logits (<paramref name="transposed"/>), W [C, K] for dX.</summary>
+    ArrayView<float> PackedWeight(AcceleratorStream s, DeviceTensor<float> weight, bool transposed) =>
+        device.Gemm.Pack(s, weight, transposed, workspace, name + (transposed ? "/packed-w-t" : "/packed-w")).Packed!.View;
+
+    /// <summary>The fused route's parts' logits scratch and dW's partial sums, sized for up to <paramref name="rows"/> rows on first use.</summary>
+    (DeviceTensor<float> Scratch, DeviceTensor<float> Sums) FusedScratch(int rows, int classes, int features) =>
+        (workspace.GetWithin<float>(name + "/narrow-scratch", SoftmaxKernels.NarrowScratchLength(Math.Max(rows, RowCapacity), classes),
                 checked((int)SoftmaxKernels.NarrowScratchLength(rows, classes))),
             workspace.Get<float>(name + "/narrow-sums", classes, features));
 
@@ -67,13 +71,13 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
     {
         int m = x.Shape[0], classes = weight.Shape[0], k = x.Shape[1];
         var rows = RowBuffers(m);
-        var (transposed, straight, scratch, sums) = FusedBuffers(host, m, classes, k);
-        host.PackB(s, k, classes, true, k, weight.View, transposed.View);
+        var (scratch, sums) = FusedScratch(m, classes, k);
         bool training = gradX is not null;
-        if (training) host.PackB(s, classes, k, false, k, weight.View, straight.View);
+        var transposed = PackedWeight(s, weight, true);
+        var straight = training ? PackedWeight(s, weight, false) : transposed;
         var p = new SoftmaxRowParams(m, classes, classes, 0, classes, 0, 1, training ? 1 : 0, lossScale);
         var gradient = logits.View.SubView(0, (long)m * classes);
-        Kernels.NarrowRows(s, host, p, k, x.View, transposed.View, straight.View, targets.View, rows.Max, rows.Sum, rows.TargetLogit, rows.Lse,
+        Kernels.NarrowRows(s, host, p, k, x.View, transposed, straight, targets.View, rows.Max, rows.Sum, rows.TargetLogit, rows.Lse,
             rowLoss.View, gradient, (gradX ?? x).View, scratch.View);
         if (training) Kernels.NarrowWeightGradient(s, m, classes, k, host.Blocking.KC, gradient, x.View, gradWeight!.View, sums.View);
         else Kernels.FinishRows(s, new SoftmaxRowParams(m, 0, 0, 0, classes, 0, 0, 0, 0f), targets.View, rows.Max, rows.Sum, rows.TargetLogit, rows.Lse, rowLoss.View);
