@@ -71,7 +71,7 @@ static class BenchCommand
     /// time (all threads) per step: beside wall time it shows how much a loaded machine inflated the figure.
     /// </summary>
     public sealed record BenchResult(string Model, int Steps, int BatchSize, int UnrollSteps, double MillisecondsPerStep,
-        double CpuMillisecondsPerStep, HostFloor? Floor = null)
+        double CpuMillisecondsPerStep, HostFloor? Floor = null, IReadOnlyList<StepPhase>? Phases = null)
     {
         public int PositionsPerStep => BatchSize * UnrollSteps;
         public int TokensPerStep => 2 * PositionsPerStep;
@@ -86,8 +86,21 @@ static class BenchCommand
             $"tokens per step over both directions (2 x {BatchSize} x {UnrollSteps}): {TokensPerStep}, {TokensPerSecond:F0} tokens/s",
             $"process CPU time {CpuMillisecondsPerStep:F1} ms/step (all threads)",
             .. Floor?.Report("step", MillisecondsPerStep) ?? [],
+            .. PhaseReport(),
         ];
+
+        /// <summary>Each phase's share of a step, from the steps run after the timing with every phase waited for.</summary>
+        IEnumerable<string> PhaseReport()
+        {
+            if (Phases is not { Count: > 0 } phases) yield break;
+            double total = phases.Sum(p => p.Milliseconds);
+            yield return $"where a step goes ({phases[0].Steps} more steps, each phase waited for: {total:F1} ms/step):";
+            foreach (var phase in phases) yield return $"  {phase.Name}: {phase.Milliseconds:F1} ms ({phase.Milliseconds / total:P0})";
+        }
     }
+
+    /// <summary>Steps run after the timing to break a step into phases (<see cref="StepPhaseTimes"/>).</summary>
+    const int PhaseSteps = 10;
 
     /// <summary>
     /// Times <paramref name="steps"/> training steps after <paramref name="warmup"/>; <paramref name="progress"/> hears the steps done so far,
@@ -126,6 +139,7 @@ static class BenchCommand
             model.TrainStep(Batch(), step, (ulong)step, scalars);
             optimizer.ClipAndStep((float)options.AllClipNormVal, scalars.NormAndScale);
             scalars.Read(device.Stream);
+            model.Phases?.Mark("optimizer and the loss read");
             progress?.Report(step + 1);
         }
         for (int i = 0; i < warmup; i++) Step(i);
@@ -144,7 +158,16 @@ static class BenchCommand
         double ms = watch.Elapsed.TotalMilliseconds / steps;
         double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / steps;
         var floor = host is null ? null : HostFloor.Measure(device, host, (host.MultiplyAdds - multiplyAdds) / steps, calls);
-        return new BenchResult(model.Describe(), steps, options.BatchSize, options.UnrollSteps, ms, cpuMs, floor);
+        IReadOnlyList<StepPhase>? phases = null;
+        if (measureFloor)
+        {
+            // After the timing: the phase marks wait for the device, which the timed steps must not.
+            model.Phases = new StepPhaseTimes(device);
+            for (int i = 0; i < Math.Min(steps, PhaseSteps); i++) Step(warmup + steps + i);
+            phases = model.Phases.Phases;
+            model.Phases = null;
+        }
+        return new BenchResult(model.Describe(), steps, options.BatchSize, options.UnrollSteps, ms, cpuMs, floor, phases);
     }
 
     /// <summary>`elmo bench --fma-peak`: the FMA loop of every width this process runs, on one thread and on all.</summary>

@@ -13,6 +13,9 @@ public sealed partial class BidirectionalLanguageModel
     const ulong BackwardSeed = 0x9E3779B97F4A7C15UL;
     const long TopDropoutOffset = 1L << 40;
 
+    /// <summary>When set, <see cref="TrainStep"/> marks its phases on it (encoder, LSTM and softmax, forward and backward): `elmo bench`'s breakdown.</summary>
+    public StepPhaseTimes? Phases { get; set; }
+
     /// <summary>Zeroes the LSTM states carried between training windows (a fresh start of the streams).</summary>
     public void ResetStates() => trainState.Clear(device.Stream);
 
@@ -30,15 +33,18 @@ public sealed partial class BidirectionalLanguageModel
                 $"Training batches must have batch_size {trainBatch} rows (the carried LSTM state's) and at most unroll_steps {Options.UnrollSteps} " +
                 $"steps; got {batch.BatchSize} x {batch.Steps}.");
         ReserveTrainingWorkspace();
+        Phases?.Begin();
         var s = device.Stream;
         int steps = batch.Steps, b = batch.BatchSize, n = steps * b, p = Options.TokenDim;
         Head.BeginStep(s);
         if (Head is SampledSoftmaxHead sampled) sampled.Calls = 2 * step; // one sample per direction per step
         var window = UploadWindow(batch);
         var input = EncodeUploadedWindow(window, steps, b);
+        Phases?.Mark("encoder forward");
         float rate = Options.Dropout;
         var stacks = Lstm.Directions;
         Lstm.ForwardBothStreams(input, window.Lengths, trainState, rate, seed, seed ^ BackwardSeed, TrainStreams);
+        Phases?.Mark("LSTM forward");
 
         // The mean over the whole batch's targets: a replica's share of the loss and gradients, which sum to one device's.
         int count = Math.Max(1, batch.GlobalTargetCount);
@@ -58,9 +64,12 @@ public sealed partial class BidirectionalLanguageModel
             topGradients[d] = gradTop.Reshape(steps, b, p);
         }
 
+        Phases?.Mark("softmax head, forward and backward");
         var gradPositions = workspace.Get<float>("gradPositions", 2 * steps, b, p);
         Lstm.BackwardBothStreams(topGradients[0], topGradients[1], gradPositions);
+        Phases?.Mark("LSTM backward");
         if (!EncoderFrozen) BackwardEncoder(window.Positions, window.PositionMap, gradPositions);
+        Phases?.Mark("encoder backward");
     }
 
     public (double Forward, double Backward, long Tokens) Evaluate(LmBatcher batcher, IProgress<long>? progress = null, CancellationToken cancel = default)

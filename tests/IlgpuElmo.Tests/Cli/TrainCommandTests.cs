@@ -120,6 +120,22 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void BreaksAStepIntoItsPhasesAfterTheTiming()
+    {
+        var options = TinyModels.Options(chars: true, SoftmaxKind.Adaptive);
+        var r = IlgpuElmo.Cli.Commands.BenchCommand.Run(TestDevices.Host, options, vocabularySize: 60, steps: 3, warmup: 1, measureFloor: true);
+        string[] expected = ["encoder forward", "LSTM forward", "softmax head, forward and backward", "LSTM backward", "encoder backward",
+            "optimizer and the loss read"];
+        Assert.NotNull(r.Phases);
+        Assert.Equal(expected, r.Phases.Select(p => p.Name));
+        Assert.All(r.Phases, p => Assert.True(p.Steps == 3 && p.Milliseconds > 0 && double.IsFinite(p.Milliseconds), $"{p}"));
+        var report = r.Report().ToList();
+        int at = report.FindIndex(line => line.StartsWith("where a step goes (3 more steps"));
+        Assert.True(at >= 0, string.Join("\n", report));
+        Assert.Equal(expected.Select(name => $"  {name}:"), report.Skip(at + 1).Select(line => line[..(line.IndexOf(':') + 1)]));
+    }
+
+    [Fact]
     public void TimesEmbeddingBatchesOfSyntheticSentences()
     {
         var options = TinyModels.Options(chars: true, SoftmaxKind.Sampled);
