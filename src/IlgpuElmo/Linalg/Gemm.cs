@@ -46,14 +46,24 @@ public sealed class Gemm(IGemmBackend backend) : IDisposable
     /// </summary>
     public PackedMatrix Pack(AcceleratorStream stream, DeviceTensor<float> b, bool transB, Workspace workspace, string name)
     {
+        if (ReservePack(b, transB, workspace, name) is not { } packed) return new PackedMatrix(b, transB, null);
+        int k = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
+        Backend.PackB(stream, k, n, transB, b.Shape[1], b.View, packed.View);
+        return new PackedMatrix(b, transB, packed);
+    }
+
+    /// <summary>
+    /// The workspace buffer <see cref="Pack"/> fills for <paramref name="b"/>, allocated without packing (so that the
+    /// first step that packs allocates nothing); null where the backend reads B where it lies.
+    /// </summary>
+    public DeviceTensor<float>? ReservePack(DeviceTensor<float> b, bool transB, Workspace workspace, string name)
+    {
         if (b.Shape.Rank != 2) throw new ShapeMismatchException($"GEMM packing needs a matrix (rank 2); got B {b.Shape}.");
         int k = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
         long floats = Backend.PackedBLength(k, n);
-        if (floats == 0) return new PackedMatrix(b, transB, null);
+        if (floats == 0) return null;
         if (floats > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(b), floats, $"The packed copy of {b.Shape} exceeds 2^31-1 floats.");
-        var packed = workspace.Get<float>(name, (int)floats);
-        Backend.PackB(stream, k, n, transB, b.Shape[1], b.View, packed.View);
-        return new PackedMatrix(b, transB, packed);
+        return workspace.Get<float>(name, (int)floats);
     }
 
     /// <summary>As <see cref="Multiply(AcceleratorStream, DeviceTensor{float}, bool, DeviceTensor{float}, bool, DeviceTensor{float}, float, float)"/> with a B from <see cref="Pack"/> (rank 2 only).</summary>

@@ -13,10 +13,16 @@ namespace IlgpuElmo.Model;
 /// </summary>
 public sealed class StepPhaseTimes(ComputeDevice device)
 {
-    readonly List<string> names = [];
-    readonly List<long> ticks = [];
-    readonly List<int> counts = [];
+    readonly List<Totals> phases = [];
     long last;
+
+    /// <summary>One phase's running totals.</summary>
+    sealed class Totals(string name)
+    {
+        public readonly string Name = name;
+        public long Ticks;
+        public int Marks;
+    }
 
     /// <summary>A step starts: the device's earlier work is not counted.</summary>
     public void Begin()
@@ -30,22 +36,18 @@ public sealed class StepPhaseTimes(ComputeDevice device)
     {
         device.Synchronize();
         long now = Stopwatch.GetTimestamp();
-        int i = names.IndexOf(phase);
-        if (i < 0)
-        {
-            names.Add(phase);
-            ticks.Add(0);
-            counts.Add(0);
-            i = names.Count - 1;
-        }
-        ticks[i] += now - last;
-        counts[i]++;
+        Totals? totals = null;
+        foreach (var seen in phases)
+            if (seen.Name == phase) totals = seen;
+        if (totals is null) phases.Add(totals = new Totals(phase));
+        totals.Ticks += now - last;
+        totals.Marks++;
         last = now;
     }
 
     /// <summary>Each phase in the order first seen: its mean milliseconds per mark and how many marks it had.</summary>
     public IReadOnlyList<StepPhase> Phases =>
-        [.. names.Select((name, i) => new StepPhase(name, ticks[i] * 1000.0 / Stopwatch.Frequency / counts[i], counts[i]))];
+        [.. phases.Select(t => new StepPhase(t.Name, t.Ticks * 1000.0 / Stopwatch.Frequency / t.Marks, t.Marks))];
 }
 
 /// <summary>One phase of a step: its mean wall time per step and the steps it was measured over.</summary>

@@ -195,7 +195,7 @@ public sealed class AdaptiveSoftmaxHead : ISoftmaxHead
             int m = counts[i];
             if (m == 0)
             {
-                if (gradHidden is not null) ReserveCluster(s, i, n);
+                if (gradHidden is not null) ReserveCluster(i, n);
                 continue;
             }
             int features = TailProjections[i].Shape[0];
@@ -239,7 +239,7 @@ public sealed class AdaptiveSoftmaxHead : ISoftmaxHead
     /// Allocates cluster <paramref name="cluster"/>'s training buffers for up to <paramref name="rows"/> rows while
     /// it has none, so the step that first reaches it does not allocate (the buffers a call with rows would use).
     /// </summary>
-    void ReserveCluster(AcceleratorStream s, int cluster, int rows)
+    void ReserveCluster(int cluster, int rows)
     {
         int p = HiddenSize, features = TailProjections[cluster].Shape[0];
         workspace.GetWithin<float>($"tail{cluster}/x", (long)rows * p, 1, p);
@@ -248,7 +248,7 @@ public sealed class AdaptiveSoftmaxHead : ISoftmaxHead
         workspace.GetWithin<float>($"tail{cluster}/grad-z", (long)rows * features, 1, features);
         workspace.GetWithin<float>($"tail{cluster}/grad-x", (long)rows * p, 1, p);
         tails[cluster].RowCapacity = rows;
-        tails[cluster].Reserve(s, TailWeights[cluster].Value);
+        tails[cluster].Reserve(TailWeights[cluster].Value);
     }
 
     /// <summary>The tail cluster of word t, or -1 for a shortlist word or padding.</summary>

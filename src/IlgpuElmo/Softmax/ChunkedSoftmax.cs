@@ -29,7 +29,7 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
     public int RowCapacity { get; set; }
 
     /// <summary>Allocates what a training call over up to <see cref="RowCapacity"/> rows against <paramref name="weight"/> [C, K] uses.</summary>
-    public void Reserve(AcceleratorStream s, DeviceTensor<float> weight)
+    public void Reserve(DeviceTensor<float> weight)
     {
         int classes = weight.Shape[0];
         workspace.GetWithin<float>(name + "/logits", LogitsCapacity(classes), 1);
@@ -38,8 +38,8 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
         workspace.Get<float>(name + "/no-bias", 1);
         if (FusedHost(weight.Shape[1], false, ChunkColumns(RowCapacity, classes), classes) is not null)
         {
-            PackedWeight(s, weight, true);
-            PackedWeight(s, weight, false);
+            device.Gemm.ReservePack(weight, true, workspace, PackedWeightName(true));
+            device.Gemm.ReservePack(weight, false, workspace, PackedWeightName(false));
             FusedScratch(RowCapacity, classes, weight.Shape[1]);
         }
     }
@@ -54,7 +54,9 @@ internal sealed class ChunkedSoftmax(ComputeDevice device, Workspace workspace, 
 
     /// <summary>The fused route's packed copy of the weight: W^T [K, C] for the logits (<paramref name="transposed"/>), W [C, K] for dX.</summary>
     ArrayView<float> PackedWeight(AcceleratorStream s, DeviceTensor<float> weight, bool transposed) =>
-        device.Gemm.Pack(s, weight, transposed, workspace, name + (transposed ? "/packed-w-t" : "/packed-w")).Packed!.View;
+        device.Gemm.Pack(s, weight, transposed, workspace, PackedWeightName(transposed)).Packed!.View;
+
+    string PackedWeightName(bool transposed) => name + (transposed ? "/packed-w-t" : "/packed-w");
 
     /// <summary>The fused route's parts' logits scratch and dW's partial sums, sized for up to <paramref name="rows"/> rows on first use.</summary>
     (DeviceTensor<float> Scratch, DeviceTensor<float> Sums) FusedScratch(int rows, int classes, int features) =>
