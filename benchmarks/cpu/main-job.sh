@@ -49,7 +49,8 @@ cd "$out/clone"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 start=$(now)
-dotnet run --project src/IlgpuElmo.Cli -c Release -- train "${train_args[@]}" > "$out/train.out" 2> "$out/train.err"
+dotnet run --project src/IlgpuElmo.Cli -c Release -- train "${train_args[@]}" > "$out/train.out" 2> "$out/train.err" \
+  || { code=$?; echo "the train command failed (exit $code); its last lines, from $out/train.err:" >&2; tail -5 "$out/train.err" >&2; exit $code; }
 wall=$(elapsed "$start")
 echo "end of training $(date -u '+%H:%M:%S UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -59,7 +60,8 @@ ppl=$(sed -n 's/^ *"test_perplexity": *\([0-9.]*\),\{0,1\}$/\1/p' "$run/result.j
 [ -n "$ppl" ] || { echo "$run/result.json has no test_perplexity" >&2; exit 3; }
 
 probe_start=$(now)
-dotnet run --project src/IlgpuElmo.Cli -c Release --no-build -- probe pos --model "$run" "${probe_args[@]}" > "$out/probe.out" 2> "$out/probe.err"
+dotnet run --project src/IlgpuElmo.Cli -c Release --no-build -- probe pos --model "$run" "${probe_args[@]}" > "$out/probe.out" 2> "$out/probe.err" \
+  || { code=$?; echo "the probe failed (exit $code); its last lines, from $out/probe.err:" >&2; tail -5 "$out/probe.err" >&2; exit $code; }
 probe_wall=$(elapsed "$probe_start")
 # probe.json: the baseline's and each representation's accuracy on all test tokens ("all", the first key of each).
 read -r base lstm1 mix < <(awk '
