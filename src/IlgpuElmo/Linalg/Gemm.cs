@@ -47,7 +47,7 @@ public sealed class Gemm(IGemmBackend backend) : IDisposable
     public PackedMatrix Pack(AcceleratorStream stream, DeviceTensor<float> b, bool transB, Workspace workspace, string name)
     {
         if (ReservePack(b, transB, workspace, name) is not { } packed) return new PackedMatrix(b, transB, null);
-        int k = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
+        var (k, n) = OpShape(b, transB);
         Backend.PackB(stream, k, n, transB, b.Shape[1], b.View, packed.View);
         return new PackedMatrix(b, transB, packed);
     }
@@ -59,12 +59,15 @@ public sealed class Gemm(IGemmBackend backend) : IDisposable
     public DeviceTensor<float>? ReservePack(DeviceTensor<float> b, bool transB, Workspace workspace, string name)
     {
         if (b.Shape.Rank != 2) throw new ShapeMismatchException($"GEMM packing needs a matrix (rank 2); got B {b.Shape}.");
-        int k = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
+        var (k, n) = OpShape(b, transB);
         long floats = Backend.PackedBLength(k, n);
         if (floats == 0) return null;
         if (floats > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(b), floats, $"The packed copy of {b.Shape} exceeds 2^31-1 floats.");
         return workspace.Get<float>(name, (int)floats);
     }
+
+    /// <summary>op(B)'s [K, N] for a matrix B.</summary>
+    static (int K, int N) OpShape(DeviceTensor<float> b, bool transB) => transB ? (b.Shape[1], b.Shape[0]) : (b.Shape[0], b.Shape[1]);
 
     /// <summary>As <see cref="Multiply(AcceleratorStream, DeviceTensor{float}, bool, DeviceTensor{float}, bool, DeviceTensor{float}, float, float)"/> with a B from <see cref="Pack"/> (rank 2 only).</summary>
     public void Multiply(AcceleratorStream stream, DeviceTensor<float> a, bool transA, PackedMatrix b, DeviceTensor<float> c,

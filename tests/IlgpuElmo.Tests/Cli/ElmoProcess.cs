@@ -18,20 +18,13 @@ sealed class ElmoProcess : IDisposable
 
     /// <param name="environment">Variables to set (a null value removes the variable).</param>
     public ElmoProcess(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
-        : this(workingDirectory, environment, false, args) { }
-
-    /// <param name="environment">Variables to set (a null value removes the variable).</param>
-    /// <param name="defaultHangup">
-    /// Start elmo with SIGHUP's default disposition even where this process ignores it (tests run under
-    /// nohup: a child inherits the ignore, and .NET keeps a signal ignored at start ignored), so that a test
-    /// that sends SIGHUP tests elmo's handler. Through coreutils' `env --default-signal=HUP`, which execs elmo
-    /// in its own process (the same process id).
-    /// </param>
-    public ElmoProcess(string workingDirectory, IReadOnlyDictionary<string, string?> environment, bool defaultHangup, params string[] args)
     {
         // The dotnet CLI names its own host for the processes it starts (dotnet test included).
         string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        var start = new ProcessStartInfo(defaultHangup ? "env" : host)
+        // The signals the tests send reach elmo's handlers even where this process ignores them (a suite run
+        // under nohup ignores SIGHUP; a background job in a script, SIGINT): a child inherits an ignore, and .NET
+        // keeps a signal ignored at start ignored. coreutils' env resets them and execs elmo (the same process id).
+        var start = new ProcessStartInfo("env")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardError = true,
@@ -41,11 +34,8 @@ sealed class ElmoProcess : IDisposable
         foreach (var (name, value) in environment)
             if (value is null) start.Environment.Remove(name);
             else start.Environment[name] = value;
-        if (defaultHangup)
-        {
-            start.ArgumentList.Add("--default-signal=HUP");
-            start.ArgumentList.Add(host);
-        }
+        start.ArgumentList.Add("--default-signal=HUP,INT,TERM");
+        start.ArgumentList.Add(host);
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "elmo.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         process = Process.Start(start)!;

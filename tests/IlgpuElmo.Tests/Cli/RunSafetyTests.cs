@@ -143,8 +143,7 @@ public class RunSafetyTests(FinishedRun finished) : IClassFixture<FinishedRun>
         using var temp = new TempDirectory();
         string run = Path.Combine(temp.Path, "run");
         string metrics = Path.Combine(run, "metrics.jsonl");
-        using (var hung = new ElmoProcess(temp.Path, new Dictionary<string, string?>(), defaultHangup: true,
-            NewRun(run, "--steps", "100000", "--checkpoint-every", "100000")))
+        using (var hung = new ElmoProcess(temp.Path, NewRun(run, "--steps", "100000", "--checkpoint-every", "100000")))
         {
             hung.WaitUntil(() => File.Exists(metrics) && File.ReadAllLines(metrics).Length >= 1, "a training step");
             hung.Signal(1);
